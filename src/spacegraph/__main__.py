@@ -1,0 +1,3 @@
+from spacegraph.cli import main
+
+main()

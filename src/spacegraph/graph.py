@@ -1,0 +1,136 @@
+"""Load the ontology, the shapes and the data into named graphs of one pyoxigraph store.
+
+Files are parsed by pyoxigraph, whose syntax errors carry a line and a column. Each file goes to one
+named graph: the ontology, the shapes, the data (what the press release states) or the enrichment
+(knowledge added from elsewhere, including the Wikidata links read from ``data/wikidata/links.tsv``).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from spacegraph.errors import SpacegraphError
+
+BASE = "https://w3id.org/spacegraph/"
+ID = BASE + "id/"
+DEF = BASE + "def/"
+ONTOLOGY_IRI = BASE + "def"
+WIKIDATA_ENTITY = "http://www.wikidata.org/entity/"
+
+OWL_SAME_AS = ox.NamedNode("http://www.w3.org/2002/07/owl#sameAs")
+
+
+def graph_iri(name: str) -> ox.NamedNode:
+    return ox.NamedNode(f"{BASE}graph/{name}")
+
+
+DATA_GRAPH = graph_iri("data")
+ENRICHMENT_GRAPH = graph_iri("enrichment")
+ONTOLOGY_GRAPH = graph_iri("ontology")
+SHAPES_GRAPH = graph_iri("shapes")
+SOURCE_GRAPHS = (DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+QID = re.compile(r"Q[1-9][0-9]*")
+LINK_COLUMNS = ("entity", "qid", "status")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the sources live. ``data`` holds Turtle files or folders of them; a file inside a folder
+    named ``enrichment`` goes to the enrichment graph, every other one to the data graph."""
+
+    ontology: Path
+    shapes: Path
+    data: tuple[Path, ...]
+    links: Path | None
+
+    @classmethod
+    def in_project(cls, root: Path = PROJECT_ROOT, data: Iterable[Path] = ()) -> Sources:
+        extra = tuple(data)
+        links = root / "data" / "wikidata" / "links.tsv"
+        return cls(
+            ontology=root / "ontology" / "spacegraph.ttl",
+            shapes=root / "ontology" / "shapes.ttl",
+            data=extra or (root / "data",),
+            links=links if links.exists() else None,
+        )
+
+    def files(self) -> Iterator[tuple[Path, ox.NamedNode]]:
+        """Every Turtle source with the named graph it belongs to, in a stable order."""
+        yield self.ontology, ONTOLOGY_GRAPH
+        yield self.shapes, SHAPES_GRAPH
+        for entry in self.data:
+            if not entry.exists():
+                raise SpacegraphError("no such file or folder", path=entry)
+            for path in sorted(entry.rglob("*.ttl")) if entry.is_dir() else [entry]:
+                yield path, ENRICHMENT_GRAPH if "enrichment" in path.parts else DATA_GRAPH
+
+
+@dataclass
+class LoadedGraph:
+    """The store, and which file each named graph's statements came from (for error messages)."""
+
+    store: ox.Store
+    origins: dict[Path, ox.NamedNode] = field(default_factory=dict)
+
+    def quads(self, *graphs: ox.NamedNode) -> Iterator[ox.Quad]:
+        for graph in graphs:
+            yield from self.store.quads_for_pattern(None, None, None, graph)
+
+
+def parse_turtle(path: Path) -> list[ox.Triple]:
+    """Parse one Turtle file, turning pyoxigraph's syntax error into one with file, line and column."""
+    try:
+        return [quad.triple for quad in ox.parse(path=path, format=ox.RdfFormat.TURTLE)]
+    except SyntaxError as error:
+        raise syntax_error(error, path) from None
+    except OSError as error:
+        raise SpacegraphError(f"cannot read: {error.strerror}", path=path) from None
+
+
+def syntax_error(error: SyntaxError, path: Path) -> SpacegraphError:
+    message = error.msg or str(error)
+    # pyoxigraph says "Parser error at line 3 between columns 3 and 6: <what>"; keep the <what>.
+    message = re.sub(r"^Parser error at line \d+ (?:between columns \d+ and \d+|column \d+): ", "", message)
+    return SpacegraphError(message, path=path, line=error.lineno, column=error.offset)
+
+
+def read_links(path: Path) -> list[tuple[str, str]]:
+    """The confirmed Wikidata links of the link record, as (entity local name, Q-id) pairs."""
+    links: list[tuple[str, str]] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = [column for column in LINK_COLUMNS if column not in (reader.fieldnames or [])]
+        if missing:
+            raise SpacegraphError(f"missing column(s) {', '.join(missing)}", path=path, line=1)
+        for row in reader:
+            if row["status"] != "confirmed":
+                continue
+            qid = row["qid"].strip()
+            if not QID.fullmatch(qid):
+                raise SpacegraphError(f"not a Wikidata Q-id: {qid!r}", path=path, line=reader.line_num)
+            links.append((row["entity"].strip(), qid))
+    return links
+
+
+def load(sources: Sources) -> LoadedGraph:
+    """Parse every source into its named graph of a new in-memory store."""
+    loaded = LoadedGraph(ox.Store())
+    for path, graph in sources.files():
+        triples = parse_turtle(path)
+        loaded.store.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples)
+        loaded.origins[path] = graph
+    if sources.links is not None:
+        loaded.store.extend(
+            ox.Quad(ox.NamedNode(ID + entity), OWL_SAME_AS, ox.NamedNode(WIKIDATA_ENTITY + qid), ENRICHMENT_GRAPH)
+            for entity, qid in read_links(sources.links)
+        )
+        loaded.origins[sources.links] = ENRICHMENT_GRAPH
+    return loaded

@@ -1,0 +1,37 @@
+"""The prefixes spacegraph writes and reads, in one table."""
+
+from __future__ import annotations
+
+import re
+
+PREFIXES: dict[str, str] = {
+    "id": "https://w3id.org/spacegraph/id/",
+    "sg": "https://w3id.org/spacegraph/def/",
+    "sgsh": "https://w3id.org/spacegraph/shapes/",
+    "dcterms": "http://purl.org/dc/terms/",
+    "org": "http://www.w3.org/ns/org#",
+    "oa": "http://www.w3.org/ns/oa#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "schema": "https://schema.org/",
+    "sh": "http://www.w3.org/ns/shacl#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "spdx": "http://spdx.org/rdf/terms#",
+    "wd": "http://www.wikidata.org/entity/",
+    "wdt": "http://www.wikidata.org/prop/direct/",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+
+_LOCAL = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def compact(iri: str) -> str:
+    """``https://w3id.org/spacegraph/id/jaxa`` → ``id:jaxa``; IRIs no prefix covers stay in ``<…>``."""
+    for prefix, namespace in PREFIXES.items():
+        if iri.startswith(namespace):
+            local = iri[len(namespace) :]
+            if _LOCAL.fullmatch(local) and not local.endswith("."):
+                return f"{prefix}:{local}"
+    return f"<{iri}>"
