@@ -1,0 +1,82 @@
+"""RDF and SPARQL-results formats as data: one table feeds the dumps, content negotiation and links.
+
+pyoxigraph's ``RdfFormat`` and ``QueryResultsFormat`` already know each format's media type and file
+extension; this module only says which ones we publish, in which order of preference, and under
+which short names (the ``format`` parameter of the endpoint, the suffix of a document IRI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyoxigraph as ox
+
+
+@dataclass(frozen=True)
+class RdfFormat:
+    name: str  # short name: "turtle", "ntriples", …
+    rdf_format: ox.RdfFormat
+    aliases: tuple[str, ...] = ()  # other media types clients send for it
+
+    @property
+    def media_type(self) -> str:
+        return str(self.rdf_format.media_type)
+
+    @property
+    def extension(self) -> str:
+        return str(self.rdf_format.file_extension)
+
+    @property
+    def keeps_graphs(self) -> bool:
+        """True for dataset formats (TriG, N-Quads, JSON-LD), which keep the named graphs."""
+        return bool(self.rdf_format.supports_datasets)
+
+
+@dataclass(frozen=True)
+class ResultsFormat:
+    name: str
+    results_format: ox.QueryResultsFormat
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def media_type(self) -> str:
+        return str(self.results_format.media_type)
+
+    @property
+    def extension(self) -> str:
+        return str(self.results_format.file_extension)
+
+
+# In order of preference when a client accepts several equally.
+RDF_FORMATS: tuple[RdfFormat, ...] = (
+    RdfFormat("turtle", ox.RdfFormat.TURTLE, ("application/x-turtle",)),
+    RdfFormat("jsonld", ox.RdfFormat.JSON_LD, ("application/json",)),
+    RdfFormat("ntriples", ox.RdfFormat.N_TRIPLES, ("text/plain",)),
+    RdfFormat("rdfxml", ox.RdfFormat.RDF_XML, ("application/xml", "text/xml")),
+    RdfFormat("trig", ox.RdfFormat.TRIG, ("application/x-trig",)),
+    RdfFormat("nquads", ox.RdfFormat.N_QUADS, ("text/x-nquads",)),
+)
+
+RESULTS_FORMATS: tuple[ResultsFormat, ...] = (
+    ResultsFormat("json", ox.QueryResultsFormat.JSON, ("application/json",)),
+    ResultsFormat("xml", ox.QueryResultsFormat.XML, ("application/xml", "text/xml")),
+    ResultsFormat("csv", ox.QueryResultsFormat.CSV),
+    ResultsFormat("tsv", ox.QueryResultsFormat.TSV),
+)
+
+
+def rdf_format(name_or_media_type: str) -> RdfFormat | None:
+    """The RDF format with this short name, extension, media type or alias; None if we have none."""
+    key = name_or_media_type.strip().lower()
+    for fmt in RDF_FORMATS:
+        if key in (fmt.name, fmt.extension, fmt.media_type, *fmt.aliases):
+            return fmt
+    return None
+
+
+def results_format(name_or_media_type: str) -> ResultsFormat | None:
+    key = name_or_media_type.strip().lower()
+    for fmt in RESULTS_FORMATS:
+        if key in (fmt.name, fmt.extension, fmt.media_type, *fmt.aliases):
+            return fmt
+    return None
