@@ -98,10 +98,11 @@ def to_rdflib_term(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> rdflib.ter
     return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
 
 
-def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
+def to_rdflib(statements: Iterable[ox.Quad | ox.Triple]) -> rdflib.Graph:
+    """Copy triples or quads (ignoring their graph) into a new rdflib graph."""
     graph = rdflib.Graph()
-    for quad in quads:
-        graph.add((to_rdflib_term(quad.subject), to_rdflib_term(quad.predicate), to_rdflib_term(quad.object)))  # type: ignore[arg-type]
+    for s in statements:
+        graph.add((to_rdflib_term(s.subject), to_rdflib_term(s.predicate), to_rdflib_term(s.object)))  # type: ignore[arg-type]
     return graph
 
 
@@ -120,7 +121,8 @@ def shacl_findings(data: rdflib.Graph, shapes: rdflib.Graph) -> list[Finding]:
         data, shacl_graph=shapes, inference="none", advanced=False, allow_warnings=True
     )
     findings = []
-    for result in results.subjects(RDF.type, SH.ValidationResult):
+    # Only the report's own results: nested sh:detail results explain them, they are not findings.
+    for result in results.objects(None, SH.result):
         severity = results.value(result, SH.resultSeverity)
         value = results.value(result, SH.value)
         path = results.value(result, SH.resultPath)
@@ -133,10 +135,19 @@ def shacl_findings(data: rdflib.Graph, shapes: rdflib.Graph) -> list[Finding]:
                 path=node_text(path) if path is not None else None,
                 value=node_text(value) if value is not None else None,
                 message=(english or messages or ["(no message)"])[0],
-                source=node_text(results.value(result, SH.sourceShape)),
+                source=shape_name(shapes, results.value(result, SH.sourceShape)),
             )
         )
     return findings
+
+
+def shape_name(shapes: rdflib.Graph, shape: rdflib.term.Node | None) -> str:
+    """A property shape written inline is a blank node: name it by the node shape that holds it."""
+    if isinstance(shape, rdflib.BNode):
+        parent = shapes.value(predicate=SH.property, object=shape)
+        if parent is not None:
+            return node_text(parent)
+    return node_text(shape)
 
 
 def node_text(node: rdflib.term.Node | None) -> str:
@@ -157,23 +168,28 @@ def integrity_findings(loaded: LoadedGraph) -> list[Finding]:
     # 1. Literals that are not valid for their XSD datatype.
     for quad in loaded.quads(*instance_graphs):
         literal = quad.object
-        if isinstance(literal, ox.Literal) and literal.datatype.value.startswith(XSD):
-            if rdflib.Literal(literal.value, datatype=literal.datatype.value).ill_typed:
-                kind = compact(literal.datatype.value)
-                findings.append(
-                    Finding(
-                        "Violation",
-                        compact(str(quad.subject.value)),
-                        compact(quad.predicate.value),
-                        f'"{literal.value}"^^{kind}',
-                        f'"{literal.value}" is not a valid {kind}',
-                        INTEGRITY,
-                        locate(files, re.escape(f'"{literal.value}"')),
-                    )
+        if not (isinstance(literal, ox.Literal) and literal.datatype.value.startswith(XSD)):
+            continue
+        if rdflib.Literal(literal.value, datatype=literal.datatype.value).ill_typed:
+            kind = compact(literal.datatype.value)
+            findings.append(
+                Finding(
+                    "Violation",
+                    subject_text(quad.subject),
+                    compact(quad.predicate.value),
+                    f'"{literal.value}"^^{kind}',
+                    f'"{literal.value}" is not a valid {kind}',
+                    INTEGRITY,
+                    locate(files, re.escape(f'"{literal.value}"')),
                 )
+            )
 
     # 2. Our own IRIs used without ever being described (no rdf:type anywhere): a misspelling.
-    typed = {q.subject.value for q in loaded.store.quads_for_pattern(None, RDF_TYPE, None) if isinstance(q.subject, ox.NamedNode)}
+    typed = {
+        q.subject.value
+        for q in loaded.store.quads_for_pattern(None, RDF_TYPE, None)
+        if isinstance(q.subject, ox.NamedNode)
+    }
     described = sorted(iri for iri in typed if iri.startswith(ID))
     used: dict[str, str] = {}
     for quad in loaded.quads(*instance_graphs):
@@ -210,7 +226,7 @@ def integrity_findings(loaded: LoadedGraph) -> list[Finding]:
                 findings.append(
                     Finding(
                         "Violation",
-                        compact(quad.subject.value),
+                        subject_text(quad.subject),
                         None,
                         None,
                         f"{compact(iri)} is not defined in the ontology{hint}",
@@ -221,12 +237,16 @@ def integrity_findings(loaded: LoadedGraph) -> list[Finding]:
     return findings
 
 
+def subject_text(subject: ox.NamedNode | ox.BlankNode | ox.Triple) -> str:
+    return compact(subject.value) if isinstance(subject, ox.NamedNode) else "[a blank node]"
+
+
 def iri_pattern(iri: str) -> str:
     """A regular expression for the ways a Turtle file can write ``iri``: in full, prefixed, or
     relative to our ``@base``."""
     forms = [re.escape(f"<{iri}>"), rf"(?<![\w-]){re.escape(compact(iri))}(?![\w-])"]
     if iri.startswith(ID):
-        forms.append(re.escape(f"<{iri[len(ID):]}>"))
+        forms.append(re.escape(f"<{iri[len(ID) :]}>"))
     return "|".join(forms)
 
 

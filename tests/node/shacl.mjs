@@ -1,5 +1,6 @@
-// Validate RDF with Zazuko's rdf-validate-shacl, an engine independent of pyshacl.
-// Usage: node tests/node/shacl.mjs DATA.nt SHAPES.nt  → prints a JSON report on stdout.
+// Validate RDF with Zazuko's rdf-validate-shacl, a SHACL engine independent of pyshacl.
+// Usage: node tests/node/shacl.mjs SHAPES.nt DATA.nt [DATA.nt …]
+// Prints one JSON report per data file, one per line, in the order given.
 import { readFileSync } from 'node:fs'
 import rdf from '@zazuko/env-node'
 import { Parser } from 'n3'
@@ -11,18 +12,20 @@ function load (path) {
   return dataset
 }
 
-const [dataPath, shapesPath] = process.argv.slice(2)
-const validator = new SHACLValidator(load(shapesPath), { factory: rdf })
-const report = await validator.validate(load(dataPath))
 const term = (t) => (t ? (t.termType === 'Literal' ? { literal: t.value, datatype: t.datatype?.value, language: t.language } : t.value) : null)
-console.log(JSON.stringify({
-  conforms: report.conforms,
-  results: report.results.map((r) => ({
-    focus: term(r.focusNode),
-    path: term(r.path),
-    value: term(r.value),
-    severity: term(r.severity),
-    shape: term(r.sourceShape),
-    messages: r.message.map((m) => m.value)
+const [shapesPath, ...dataPaths] = process.argv.slice(2)
+const shapes = load(shapesPath)
+for (const dataPath of dataPaths) {
+  const report = await new SHACLValidator(shapes, { factory: rdf }).validate(load(dataPath))
+  console.log(JSON.stringify({
+    data: dataPath,
+    conforms: report.conforms,
+    results: report.results.map((r) => ({
+      focus: term(r.focusNode),
+      path: term(r.path),
+      value: term(r.value),
+      severity: term(r.severity),
+      messages: r.message.map((m) => m.value)
+    }))
   }))
-}))
+}

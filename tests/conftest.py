@@ -1,0 +1,29 @@
+"""Shared fixtures: the project's sources, loaded once, and the press release text they quote."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from spacegraph.graph import PROJECT_ROOT, LoadedGraph, Sources, load
+
+# The press release is public but not ours to republish whole, so it is not in the repository: it sits
+# in the shared seeds folder beside the checkout (CI lays it out the same way), or where
+# SPACEGRAPH_SOURCE_TEXT points.
+SOURCE_TEXT = Path(
+    os.environ.get("SPACEGRAPH_SOURCE_TEXT", PROJECT_ROOT.parent / "shared" / "seeds" / "000_37dae108a39b91bb.txt")
+)
+
+
+@pytest.fixture(scope="session")
+def loaded() -> LoadedGraph:
+    return load(Sources.in_project())
+
+
+@pytest.fixture(scope="session")
+def source_bytes() -> bytes:
+    if not SOURCE_TEXT.is_file():
+        pytest.fail(f"the press release text is needed at {SOURCE_TEXT} (or set SPACEGRAPH_SOURCE_TEXT)")
+    return SOURCE_TEXT.read_bytes()
