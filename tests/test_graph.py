@@ -17,8 +17,13 @@ from spacegraph.graph import (
     LoadedGraph,
     Sources,
     load,
-    read_links,
 )
+from spacegraph.links import confirmed, read_record
+
+
+def read_links(path: Path) -> list[tuple[str, str]]:
+    return [(link.entity, link.qid) for link in confirmed(read_record(path))]
+
 
 HEADER = "entity\tqid\tstatus\tevidence\n"
 

@@ -4,6 +4,7 @@ bad usage. Errors are one line on stderr, never a traceback."""
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,6 +12,18 @@ import click
 from spacegraph import __version__
 from spacegraph.errors import SpacegraphError
 from spacegraph.graph import PROJECT_ROOT, Sources, load
+from spacegraph.links import (
+    WIKIDATA_SPARQL,
+    check_offline,
+    check_online,
+    confirmed,
+    quickstatements,
+    read_record,
+    release_url,
+    render_report,
+    wikidata_statements,
+)
+from spacegraph.links import pending as pending_statements
 from spacegraph.validate import validate as run_validation
 
 EXIT_INVALID = 1
@@ -46,3 +59,113 @@ def validate(data: tuple[Path, ...], root: Path) -> None:
         fail(error)
     click.echo(report.render())
     sys.exit(0 if report.conforms else EXIT_INVALID)
+
+
+@main.group()
+def links() -> None:
+    """Check the Wikidata links, and write what our graph knows back as QuickStatements."""
+
+
+RECORD = PROJECT_ROOT / "data" / "wikidata" / "links.tsv"
+
+
+@links.command("check")
+@click.option("--online", is_flag=True, help="Also compare the record with the items as the endpoint has them now.")
+@click.option("--endpoint", default=WIKIDATA_SPARQL, show_default=True, help="SPARQL endpoint for --online.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the endpoint.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=RECORD, show_default=True)
+def links_check(online: bool, endpoint: str, timeout: float, record: Path) -> None:
+    """Check every confirmed link against its record and our graph (offline), and with --online
+    against Wikidata: renamed, merged or redirected, deleted, class changed. Exit 1 on any error."""
+    try:
+        entries = read_record(record)
+        problems = check_offline(entries, load(Sources.in_project()).store)
+        if online:
+            problems += check_online(entries, endpoint, timeout)
+    except SpacegraphError as error:
+        fail(error)
+    click.echo(render_report(problems, len(confirmed(entries))))
+    sys.exit(EXIT_INVALID if any(p.severity == "error" for p in problems) else 0)
+
+
+@links.command("quickstatements")
+@click.option(
+    "--retrieved",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date the press release was retrieved, for the references (default: today, UTC).",
+)
+@click.option(
+    "--pending",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the statements whose items do not exist yet in Wikidata to this TSV file.",
+)
+def links_quickstatements(retrieved: datetime | None, pending: Path | None) -> None:
+    """Print QuickStatements (V1, tab-separated) for what the press release states between linked
+    items, each referenced to the release (URL, quote, retrieved date)."""
+    day = retrieved.date() if retrieved else datetime.now(UTC).date()
+    try:
+        store = load(Sources.in_project()).store
+        statements = wikidata_statements(store, read_record(RECORD))
+        lines = quickstatements(statements, release_url(store), day)
+    except SpacegraphError as error:
+        fail(error)
+    for line in lines:
+        click.echo(line)
+    waiting = pending_statements(statements)
+    if pending is not None:
+        pending.write_text("\n".join(waiting) + "\n", encoding="utf-8")
+    click.echo(
+        f"{len(lines)} statement(s) between linked items; {len(waiting) - 1} more need a Wikidata item first"
+        + (f" (written to {pending})" if pending else " (use --pending FILE to list them)"),
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("data", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    show_default="dist/ in the root folder",
+    help="Where to publish: a link to the folder of the latest build, switched atomically.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=PROJECT_ROOT,
+    show_default="the project folder",
+    help="Folder holding ontology/, data/ and metadata/.",
+)
+def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
+    """Validate the sources, then publish the dumps (Turtle, N-Triples, JSON-LD, RDF/XML, TriG, N-Quads,
+    each also gzipped), void.ttl and SHA256SUMS into OUT. Nothing is published unless the data conforms;
+    the previous build stays in place until the new one is complete."""
+    from spacegraph import dumps
+
+    out = out if out is not None else root / "dist"
+    try:
+        result = dumps.build(
+            Sources.in_project(root, data),
+            out,
+            description=root / "metadata" / "dataset.ttl",
+            context=root / "ontology" / "context.jsonld",
+        )
+    except dumps.InvalidDataError as error:
+        click.echo(error.report.render())
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    except SpacegraphError as error:
+        fail(error)
+    if result.report.findings:
+        click.echo(result.report.render() + "\n")
+    width = max(len(f.name) for f in result.files)
+    for written in result.files:
+        count = "" if written.count is None else f" {written.count:>9,} {written.unit}"
+        click.echo(f"  {written.name:<{width}} {written.size:>11,} bytes{count}")
+    click.echo(
+        f"Built {out} -> {result.folder.name}: {len(result.files)} files, {result.size:,} bytes; "
+        f"{result.triples:,} triples in {result.graphs} named graphs, {result.entities:,} entities."
+    )

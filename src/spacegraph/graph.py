@@ -7,7 +7,6 @@ named graph: the ontology, the shapes, the data (what the press release states) 
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from spacegraph.errors import SpacegraphError
+from spacegraph.links import confirmed, read_record
 
 BASE = "https://w3id.org/spacegraph/"
 ID = BASE + "id/"
@@ -37,8 +37,6 @@ SHAPES_GRAPH = graph_iri("shapes")
 SOURCE_GRAPHS = (DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-QID = re.compile(r"Q[1-9][0-9]*")
-LINK_COLUMNS = ("entity", "qid", "status")
 
 
 @dataclass(frozen=True)
@@ -102,24 +100,6 @@ def syntax_error(error: SyntaxError, path: Path) -> SpacegraphError:
     return SpacegraphError(message, path=path, line=error.lineno, column=error.offset)
 
 
-def read_links(path: Path) -> list[tuple[str, str]]:
-    """The confirmed Wikidata links of the link record, as (entity local name, Q-id) pairs."""
-    links: list[tuple[str, str]] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = [column for column in LINK_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise SpacegraphError(f"missing column(s) {', '.join(missing)}", path=path, line=1)
-        for row in reader:
-            if row["status"] != "confirmed":
-                continue
-            qid = row["qid"].strip()
-            if not QID.fullmatch(qid):
-                raise SpacegraphError(f"not a Wikidata Q-id: {qid!r}", path=path, line=reader.line_num)
-            links.append((row["entity"].strip(), qid))
-    return links
-
-
 def load(sources: Sources) -> LoadedGraph:
     """Parse every source into its named graph of a new in-memory store."""
     loaded = LoadedGraph(ox.Store())
@@ -129,8 +109,8 @@ def load(sources: Sources) -> LoadedGraph:
         loaded.origins[path] = graph
     if sources.links is not None:
         loaded.store.extend(
-            ox.Quad(ox.NamedNode(ID + entity), OWL_SAME_AS, ox.NamedNode(WIKIDATA_ENTITY + qid), ENRICHMENT_GRAPH)
-            for entity, qid in read_links(sources.links)
+            ox.Quad(ox.NamedNode(link.iri), OWL_SAME_AS, ox.NamedNode(link.item), ENRICHMENT_GRAPH)
+            for link in confirmed(read_record(sources.links))
         )
         loaded.origins[sources.links] = ENRICHMENT_GRAPH
     return loaded
