@@ -251,10 +251,11 @@ def iri_pattern(iri: str) -> str:
 
 
 def locate(files: Iterable[Path], pattern: str) -> str | None:
-    """The first ``file:line`` that matches ``pattern``: good enough to point a person at it."""
+    """The first ``file:line`` that matches ``pattern`` outside a comment: good enough to point a person
+    at it."""
     regex = re.compile(pattern)
     for path in files:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if regex.search(line):
+            if not line.lstrip().startswith("#") and regex.search(line):
                 return f"{path}:{number}"
     return None
