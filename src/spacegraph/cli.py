@@ -140,9 +140,10 @@ def links_quickstatements(retrieved: datetime | None, pending: Path | None) -> N
     help="Folder holding ontology/, data/ and metadata/.",
 )
 def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
-    """Validate the sources, then publish the dumps (Turtle, N-Triples, JSON-LD, RDF/XML, TriG, N-Quads,
-    each also gzipped), void.ttl and SHA256SUMS into OUT. Nothing is published unless the data conforms;
-    the previous build stays in place until the new one is complete."""
+    """Validate the ontology and DATA (files or folders; default: the project's data/), then publish the
+    dumps (Turtle, N-Triples, JSON-LD, RDF/XML, TriG, N-Quads, each also gzipped), void.ttl and SHA256SUMS
+    into OUT. Nothing is published unless the data conforms; the previous build stays in place until the
+    new one is complete."""
     from spacegraph import dumps
 
     out = out if out is not None else root / "dist"
@@ -169,3 +170,168 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
         f"Built {out} -> {result.folder.name}: {len(result.files)} files, {result.size:,} bytes; "
         f"{result.triples:,} triples in {result.graphs} named graphs, {result.entities:,} entities."
     )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    show_default="dist/spacegraph.nq, built first if missing",
+    help="RDF file or folder to serve (N-Quads, TriG, Turtle, …); named graphs are kept.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=PROJECT_ROOT,
+    show_default="the project folder",
+    help="Folder holding ontology/, data/, metadata/ and dist/.",
+)
+@click.option("--endpoint", default=None, help="Front this external SPARQL 1.1 endpoint instead of loading data.")
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Query time limit, s.")
+@click.option("--max-rows", default=10_000, show_default=True, type=click.IntRange(min=1), help="Rows per answer.")
+@click.option(
+    "--max-query-bytes", default=64 * 1024, show_default=True, type=click.IntRange(min=1), help="Size of a query."
+)
+@click.option(
+    "--query-workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes evaluating queries; one is killed and replaced when a query passes the time limit.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Server processes (uvicorn).")
+@click.option(
+    "--service-allow",
+    multiple=True,
+    metavar="URL",
+    help="Allow SERVICE (federation) to this endpoint; repeatable. Default: SERVICE is refused.",
+)
+@click.option(
+    "--worker-memory", default=2048, show_default=True, type=click.IntRange(min=256), help="MB per query worker."
+)
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=True,
+    show_default=True,
+    help="Forbid network sockets in query workers that need none (Linux seccomp).",
+)
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def serve(
+    host: str,
+    port: int,
+    data_path: Path | None,
+    root: Path,
+    endpoint: str | None,
+    timeout: float,
+    max_rows: int,
+    max_query_bytes: int,
+    query_workers: int,
+    workers: int,
+    service_allow: tuple[str, ...],
+    worker_memory: int,
+    sandbox: bool,
+    log_level: str,
+) -> None:
+    """Serve the graph: SPARQL 1.1 Protocol at /sparql (read-only), Graph Store Protocol at /store,
+    OpenAPI documentation at /docs. Without --data or --endpoint, serves dist/spacegraph.nq, building
+    dist/ first when it is missing."""
+    import asyncio
+
+    import uvicorn
+
+    from spacegraph.app import CONFIG_VARIABLE, create_app
+    from spacegraph.config import Config
+    from spacegraph.store import make_backend
+
+    if endpoint is not None and data_path is not None:
+        raise click.UsageError("give --data or --endpoint, not both")
+    data: tuple[Path, ...] = ()
+    if endpoint is None:
+        data = (data_path if data_path is not None else default_dump(root),)
+    try:
+        config = Config(
+            data=data,
+            endpoint=endpoint,
+            timeout=timeout,
+            max_rows=max_rows,
+            max_query_bytes=max_query_bytes,
+            query_workers=query_workers,
+            service_allow=service_allow,
+            worker_memory_mb=worker_memory,
+            sandbox=sandbox,
+        )
+        backend = make_backend(config)
+    except SpacegraphError as error:
+        fail(error)
+    source = endpoint or ", ".join(str(path) for path in data)
+    # Room for a GET of the longest query we accept, percent-encoded, so that it gets our 414, not h11's 400.
+    header_limit = 3 * max_query_bytes + 16 * 1024
+
+    async def run() -> None:
+        await backend.start()  # here, so that a graph that cannot be loaded is one line, not a traceback
+        if workers > 1:  # each server process starts its own backend: this one only proved the data loads
+            await backend.close()
+            return
+        app = create_app(config, backend)
+        shown = "[::1]" if host == "::1" else host
+        click.echo(f"spacegraph {__version__}: serving {source} at http://{shown}:{port}/sparql", err=True)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level=log_level,
+                lifespan="on",
+                h11_max_incomplete_event_size=header_limit,
+            )
+        )
+        await server.serve()
+
+    try:
+        asyncio.run(run())
+    except SpacegraphError as error:
+        fail(error)
+    if workers > 1:
+        import os
+
+        os.environ[CONFIG_VARIABLE] = config.to_json()
+        click.echo(f"spacegraph {__version__}: serving {source} with {workers} processes on port {port}", err=True)
+        uvicorn.run(
+            "spacegraph.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            h11_max_incomplete_event_size=header_limit,
+        )
+
+
+def default_dump(root: Path) -> Path:
+    """``dist/spacegraph.nq`` under ``root``, built first when it is missing."""
+    dump = root / "dist" / "spacegraph.nq"
+    if dump.exists():
+        return dump
+    from spacegraph import dumps
+
+    click.echo(f"{dump} is missing: building {root / 'dist'} first", err=True)
+    try:
+        dumps.build(
+            Sources.in_project(root),
+            root / "dist",
+            description=root / "metadata" / "dataset.ttl",
+            context=root / "ontology" / "context.jsonld",
+        )
+    except dumps.InvalidDataError as error:
+        click.echo(error.report.render())
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    except SpacegraphError as error:
+        fail(error)
+    return dump

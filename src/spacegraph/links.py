@@ -359,7 +359,7 @@ def supporting_quote(store: ox.Store, subject: ox.NamedNode, obj: ox.NamedNode) 
     quotes = [
         row["exact"].value for row in solutions(store.query(EVIDENCE, substitutions={ox.Variable("subject"): subject}))
     ]
-    by_object = {ox.Variable("thing"): obj}
+    by_object: dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] = {ox.Variable("thing"): obj}
     names = [
         row["label"].value
         for row in solutions(store.query(LABEL, substitutions=by_object, use_default_graph_as_union=True))

@@ -1,0 +1,69 @@
+"""The web application: ``create_app(config)`` builds it, ``spacegraph serve`` runs it with uvicorn.
+
+Start-up (the lifespan) starts the backend — for the embedded engine, the worker processes that load the
+graph — and shutdown stops it. The backend lives in ``app.state.backend``; tests may pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from spacegraph import __version__
+from spacegraph.config import Config
+from spacegraph.sparql import SparqlRouter
+from spacegraph.store import Backend, make_backend
+
+DESCRIPTION = """\
+A CNES press release of July 2016 on France-Japan space cooperation, published as a knowledge graph.
+
+* `/sparql`: SPARQL 1.1 Protocol, read-only. The default graph is the union of the named graphs.
+  Without a query, the SPARQL 1.1 Service Description.
+* `/store?default`, `/store?graph=IRI`: SPARQL 1.1 Graph Store HTTP Protocol, read-only.
+"""
+
+GZIP_MINIMUM = 1024  # bytes: smaller answers are sent as they are
+
+
+def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
+    """The application. Its backend (``make_backend(config)`` if not given) starts with the app's lifespan,
+    unless it has been started already, and is closed at shutdown."""
+    chosen = backend if backend is not None else make_backend(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not chosen.started:
+            await chosen.start()
+        app.state.backend = chosen
+        try:
+            yield
+        finally:
+            await chosen.close()
+
+    app = FastAPI(title="spacegraph", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.config = config
+    app.include_router(SparqlRouter(config))
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(config.cors_origins),
+        allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+        allow_headers=["Accept", "Content-Type", "If-None-Match"],
+        expose_headers=["ETag", "Content-Length", "Retry-After"],
+        max_age=86400,
+    )
+    return app
+
+
+CONFIG_VARIABLE = "SPACEGRAPH_SERVE_CONFIG"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several server processes (``spacegraph serve --workers N``): uvicorn imports
+    this factory in each process, and the settings come as JSON in ``SPACEGRAPH_SERVE_CONFIG``."""
+    return create_app(Config.from_json(os.environ[CONFIG_VARIABLE]))

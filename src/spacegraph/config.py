@@ -1,0 +1,81 @@
+"""The settings of the SPARQL endpoint, as one frozen dataclass that is passed in (never read from the
+environment at import time). ``spacegraph serve`` builds one from its options; tests build their own."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from spacegraph.errors import SpacegraphError
+from spacegraph.graph import ID, PROJECT_ROOT
+
+DIST = PROJECT_ROOT / "dist"
+DEFAULT_DATA = DIST / "spacegraph.nq"
+DATASET_IRI = ID + "dataset"  # the VoID description of the whole dataset (see dumps.py, dist/void.ttl)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where the graph comes from and how hard the endpoint protects itself.
+
+    Exactly one of ``data`` (RDF files or folders, evaluated by the embedded pyoxigraph engine) and
+    ``endpoint`` (an external SPARQL 1.1 endpoint that the app fronts) is set.
+    """
+
+    data: tuple[Path, ...] = ()
+    endpoint: str | None = None
+    timeout: float = 10.0  # seconds a query may run; the worker evaluating it is killed at the limit
+    max_rows: int = 10_000  # solutions (SELECT) or triples (CONSTRUCT, DESCRIBE) in one answer
+    max_query_bytes: int = 64 * 1024  # UTF-8 size of a query (GET parameter or POST body)
+    query_workers: int = 2  # evaluation processes; a runaway query occupies one until it is killed
+    service_allow: tuple[str, ...] = ()  # SERVICE targets allowed, exact IRIs; empty: no federation
+    cache_bytes: int = 32 * 1024 * 1024  # in-memory cache of answers, keyed by their ETag
+    cache_max_age: int = 3600  # seconds, in Cache-Control; answers carry an ETag for revalidation
+    worker_memory_mb: int | None = 2048  # address-space limit of each evaluation process
+    sandbox: bool = True  # forbid network sockets in evaluation processes (Linux seccomp) when possible
+    startup_timeout: float = 120.0  # seconds to wait for the evaluation processes to load the graph
+    dataset_iri: str = DATASET_IRI
+    cors_origins: tuple[str, ...] = field(default=("*",))
+
+    def __post_init__(self) -> None:
+        if bool(self.data) == bool(self.endpoint):
+            raise SpacegraphError("give either data files or a SPARQL endpoint URL, not both or neither")
+        if self.endpoint is not None and not is_http_url(self.endpoint):
+            raise SpacegraphError(f"not an http(s) URL: {self.endpoint}")
+        for name in ("timeout", "startup_timeout"):
+            if not getattr(self, name) > 0:
+                raise SpacegraphError(f"{name} must be positive")
+        for name in ("max_rows", "max_query_bytes", "query_workers"):
+            if getattr(self, name) < 1:
+                raise SpacegraphError(f"{name} must be at least 1")
+        if self.cache_bytes < 0 or self.cache_max_age < 0:
+            raise SpacegraphError("cache_bytes and cache_max_age cannot be negative")
+        if self.worker_memory_mb is not None and self.worker_memory_mb < 256:
+            raise SpacegraphError("worker_memory_mb must be at least 256")
+        for iri in self.service_allow:
+            if not is_http_url(iri):
+                raise SpacegraphError(f"SERVICE allow-list entries must be http(s) IRIs: {iri}")
+
+    @property
+    def remote(self) -> bool:
+        return self.endpoint is not None
+
+    def to_json(self) -> str:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["data"] = [str(path) for path in self.data]
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        values = json.loads(text)
+        values["data"] = tuple(Path(path) for path in values["data"])
+        for name in ("service_allow", "cors_origins"):
+            values[name] = tuple(values[name])
+        return cls(**values)
+
+
+def is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -1,0 +1,112 @@
+"""Content negotiation: pick one of the formats we offer from an ``Accept`` header (RFC 9110 §12.5.1)
+or from a ``format`` parameter.
+
+The quality of an offer is the ``q`` of the most specific media range that matches one of its media
+types (``text/turtle`` beats ``text/*`` beats ``*/*``); the offer with the highest quality wins, and
+ties go to the earlier offer in the table (``formats.py`` lists them in our order of preference).
+Media-type parameters other than ``q`` are ignored when matching. A missing or unreadable header
+accepts anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+
+class Offer(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def media_type(self) -> str: ...
+
+    @property
+    def extension(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+
+OfferT = TypeVar("OfferT", bound=Offer)
+
+
+@dataclass(frozen=True)
+class MediaRange:
+    type: str  # "text", or "*"
+    subtype: str  # "turtle", or "*"
+    q: float
+
+    @property
+    def specificity(self) -> int:
+        return (self.type != "*") + (self.subtype != "*")
+
+    def matches(self, media_type: str) -> bool:
+        kind, _, sub = media_type.partition("/")
+        return self.type in ("*", kind) and self.subtype in ("*", sub)
+
+
+def bare(media_type: str) -> str:
+    """``text/tab-separated-values; charset=utf-8`` → ``text/tab-separated-values``."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def parse_accept(header: str | None) -> list[MediaRange]:
+    """The media ranges of an ``Accept`` header; entries that cannot be read are skipped."""
+    ranges: list[MediaRange] = []
+    for entry in (header or "").split(","):
+        media, *params = entry.split(";")
+        kind, slash, sub = media.strip().lower().partition("/")
+        if not slash or not kind or not sub or (kind == "*" and sub != "*"):
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = -1.0
+        if 0.0 <= q <= 1.0:
+            ranges.append(MediaRange(kind, sub, q))
+    return ranges
+
+
+def quality(ranges: Sequence[MediaRange], *media_types: str) -> float:
+    """The q the client gives a format known by these media types: that of the most specific range
+    matching any of them (an explicit ``text/turtle;q=0`` beats ``*/*`` matching an alias), 0 if none."""
+    matching = [r for r in ranges for t in media_types if r.matches(t)]
+    if not matching:
+        return 0.0
+    best = max(r.specificity for r in matching)
+    return max(r.q for r in matching if r.specificity == best)
+
+
+def negotiate(accept: str | None, offers: Sequence[OfferT]) -> OfferT | None:
+    """The offer the client prefers, or None when it accepts none of them (→ 406)."""
+    ranges = parse_accept(accept)
+    if not ranges:
+        return offers[0] if offers else None
+    best: OfferT | None = None
+    best_q = 0.0
+    for offer in offers:
+        q = quality(ranges, *(bare(t) for t in (offer.media_type, *offer.aliases)))
+        if q > best_q:
+            best, best_q = offer, q
+    return best
+
+
+def by_name(name: str, offers: Sequence[OfferT], aliases: dict[str, str] | None = None) -> OfferT | None:
+    """The offer a ``format`` parameter names: short name, file extension, media type or alias."""
+    key = name.strip().lower()
+    key = (aliases or {}).get(key, key)
+    for offer in offers:
+        if key in (offer.name, offer.extension, bare(offer.media_type), *offer.aliases):
+            return offer
+    return None
+
+
+def media_types(offers: Sequence[Offer]) -> str:
+    """``text/turtle, application/ld+json, …``: what a 406 answer lists."""
+    return ", ".join(bare(offer.media_type) for offer in offers)
