@@ -1,5 +1,5 @@
 # The two entry points do all their own set-up on a fresh machine:
-#   make validate   set up, then validate the knowledge graph (the main job for now)
+#   make serve      set up, build dist/ (validating first) and serve it on http://127.0.0.1:8000/
 #   make test       set up (Python, npm and Debian packages), then lint, type-check and run every test
 # `make lock` refreshes requirements.lock from pyproject.toml (see README, "Dependencies").
 
@@ -8,7 +8,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := raptor2-utils
 
-.PHONY: validate test check setup node-deps system-deps lock
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve build validate test check setup node-deps system-deps lock
+
+serve: setup
+	$(BIN)/spacegraph build
+	$(BIN)/spacegraph serve --host $(HOST) --port $(PORT)
+
+build: setup
+	$(BIN)/spacegraph build
 
 validate: setup
 	$(BIN)/spacegraph validate

@@ -1,5 +1,5 @@
 // Run SELECT queries with the Comunica engine against one SPARQL endpoint, in one process.
-// Usage: node --require tests/node/node20-shim.cjs tests/node/comunica-select.mjs ENDPOINT QUERY.rq [QUERY.rq …]
+// Usage: node tests/node/comunica-select.mjs ENDPOINT QUERY.rq [QUERY.rq …]
 // Prints one JSON line per query: {"file": …, "rows": [{var: {termType, value, datatype, language}}]}.
 import { readFileSync } from 'node:fs'
 import { QueryEngine } from '@comunica/query-sparql'
