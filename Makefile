@@ -6,24 +6,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := raptor2-utils
+# graphviz draws the ontology diagram at build time (and the neighbourhood pictures when serving);
+# the rest are for the tests: raptor's rapper, Chromium for the browser tests, fonts for Japanese.
+SERVE_DEBIAN_PACKAGES := graphviz fonts-noto-cjk fonts-dejavu-core
+TEST_DEBIAN_PACKAGES := $(SERVE_DEBIAN_PACKAGES) raptor2-utils chromium
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve build validate test check setup node-deps system-deps lock
+.PHONY: serve build validate test check setup node-deps serve-system-deps test-system-deps debian-packages lock
 
-serve: setup
+serve: setup node-deps serve-system-deps
 	$(BIN)/spacegraph build
 	$(BIN)/spacegraph serve --host $(HOST) --port $(PORT)
 
-build: setup
+build: setup serve-system-deps
 	$(BIN)/spacegraph build
 
 validate: setup
 	$(BIN)/spacegraph validate
 
-test: setup node-deps system-deps check
+test: setup node-deps test-system-deps check
 	$(BIN)/pytest
 
 check: setup
@@ -45,8 +48,14 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-system-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+serve-system-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(SERVE_DEBIAN_PACKAGES)"
+
+test-system-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_DEBIAN_PACKAGES)"
+
+debian-packages:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
