@@ -27,3 +27,19 @@ def source_bytes() -> bytes:
     if not SOURCE_TEXT.is_file():
         pytest.fail(f"the press release text is needed at {SOURCE_TEXT} (or set SPACEGRAPH_SOURCE_TEXT)")
     return SOURCE_TEXT.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def linked_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build of the project (``spacegraph build``) in a temporary folder: the folder it published,
+    holding spacegraph.nq, void.ttl, SHA256SUMS and ontology.svg, as the server finds them beside its data."""
+    from spacegraph import dumps
+
+    out = tmp_path_factory.mktemp("linked") / "dist"
+    result = dumps.build(
+        Sources.in_project(),
+        out,
+        description=PROJECT_ROOT / "metadata" / "dataset.ttl",
+        context=PROJECT_ROOT / "ontology" / "context.jsonld",
+    )
+    return result.folder

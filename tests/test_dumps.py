@@ -53,7 +53,7 @@ DATA_FIXTURES = sorted(BROKEN.glob("build-*.ttl"))
 DESCRIPTION_FIXTURES = sorted(BROKEN.glob("build-dataset-*.ttl"))
 INPUT_FIXTURES = [f for f in DATA_FIXTURES if f not in DESCRIPTION_FIXTURES]
 DUMP_NAMES = [f"spacegraph.{ext}" for ext in ("ttl", "jsonld", "nt", "rdf", "trig", "nq")]
-ALL_FILES = {*DUMP_NAMES, *(n + ".gz" for n in DUMP_NAMES), "void.ttl", "SHA256SUMS"}
+ALL_FILES = {*DUMP_NAMES, *(n + ".gz" for n in DUMP_NAMES), "void.ttl", "ontology.svg", "SHA256SUMS"}
 UNION_FORMATS = {"ttl": "turtle", "nt": "nt", "rdf": "xml", "jsonld": "json-ld"}
 DATASET_FORMATS = {"trig": "trig", "nq": "nquads"}
 
@@ -475,7 +475,7 @@ def test_void_lists_every_dump_with_its_media_type_size_and_checksum(published: 
         assert int(size) == len(data)
         assert (checksum, algorithm) == (hashlib.sha256(data).hexdigest(), SPDX + "checksumAlgorithm_sha256")
         assert compress == (iana + "application/gzip" if name.endswith(".gz") else "")
-    assert {url.removeprefix(DUMPS) for url, *_ in rows} == ALL_FILES - {"void.ttl", "SHA256SUMS"}
+    assert {url.removeprefix(DUMPS) for url, *_ in rows} == ALL_FILES - {"void.ttl", "ontology.svg", "SHA256SUMS"}
 
 
 def test_metadata_graph_is_void_without_the_file_sizes_and_checksums(published: Published) -> None:

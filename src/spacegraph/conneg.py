@@ -110,3 +110,28 @@ def by_name(name: str, offers: Sequence[OfferT], aliases: dict[str, str] | None 
 def media_types(offers: Sequence[Offer]) -> str:
     """``text/turtle, application/ld+json, …``: what a 406 answer lists."""
     return ", ".join(bare(offer.media_type) for offer in offers)
+
+
+def negotiate_language(header: str | None, offered: Sequence[str]) -> str:
+    """The language of ``offered`` (``en``, ``fr``, ``ja``) that an ``Accept-Language`` header prefers
+    (RFC 9110 §12.5.4, basic filtering: ``fr-CA`` and ``fr`` both match ``fr``); the first offered when
+    none matches. Ties go to the earlier range in the header, then to the order of ``offered``."""
+    best, best_q = offered[0], 0.0
+    for position, entry in enumerate((header or "").split(",")):
+        tag, *params = entry.strip().split(";")
+        tag = tag.strip().lower()
+        q = 1.0
+        for param in params:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if not tag or not 0.0 < q <= 1.0:
+            continue
+        primary = tag.split("-", 1)[0]
+        for language in offered:
+            if primary == language and q - position * 1e-6 > best_q:
+                best, best_q = language, q - position * 1e-6
+    return best

@@ -1,5 +1,6 @@
 """Build the publication: validate, write the graph in every RDF format with a gzip copy of each, describe
-it (``void.ttl``), list the checksums (``SHA256SUMS``), and switch the result into place atomically.
+it (``void.ttl``), draw the ontology's class diagram (``ontology.svg``, with Graphviz), list the checksums
+(``SHA256SUMS``), and switch the result into place atomically.
 
 What each dump holds: TriG and N-Quads keep the named graphs (data, enrichment, ontology, shapes,
 metadata); Turtle, N-Triples, JSON-LD and RDF/XML hold their union as one graph. Blank nodes are
@@ -41,9 +42,10 @@ from rdflib.plugins.serializers.turtle import TurtleSerializer
 from rdflib.term import BNode, Node
 
 from spacegraph import __version__
+from spacegraph.diagram import DIAGRAM_FILE, ontology_svg
 from spacegraph.errors import SpacegraphError
 from spacegraph.formats import RDF_FORMATS, RdfFormat
-from spacegraph.graph import PROJECT_ROOT, SOURCE_GRAPHS, LoadedGraph, Sources, load
+from spacegraph.graph import ONTOLOGY_GRAPH, PROJECT_ROOT, SHAPES_GRAPH, SOURCE_GRAPHS, LoadedGraph, Sources, load
 from spacegraph.metadata import (
     DESCRIPTION,
     METADATA_GRAPH,
@@ -194,6 +196,10 @@ def render(loaded: LoadedGraph, description: Description, context: Mapping[str, 
     files[VOID_FILE] = turtle([q.triple for q in void], header=VOID_HEADER)
     check_round_trip(VOID_FILE, files[VOID_FILE], ox.RdfFormat.TURTLE, void)
     counts[VOID_FILE] = (len(void), "triples")
+    # The class diagram of the ontology, drawn by Graphviz, for the ontology's documentation page.
+    files[DIAGRAM_FILE] = ontology_svg(
+        [q.triple for q in loaded.quads(ONTOLOGY_GRAPH)], [q.triple for q in loaded.quads(SHAPES_GRAPH)]
+    )
     files[SUMS_FILE] = checksums(files)
 
     return Rendered(files, counts, len(triples), len(quads), len(statistics.graphs), statistics.entities)
