@@ -14,8 +14,13 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from spacegraph import __version__
+from spacegraph import __version__, accesslog
 from spacegraph.config import Config
+from spacegraph.deref import LinkedDataRouter
+from spacegraph.headers import SecurityHeaders
+from spacegraph.limits import RequestLimits
+from spacegraph.metrics import Metrics
+from spacegraph.operations import Observer, OperationsRouter, Options, document_errors
 from spacegraph.sparql import SparqlRouter
 from spacegraph.store import Backend, make_backend
 
@@ -25,6 +30,7 @@ A CNES press release of July 2016 on France-Japan space cooperation, published a
 * `/sparql`: SPARQL 1.1 Protocol, read-only. The default graph is the union of the named graphs.
   Without a query, the SPARQL 1.1 Service Description.
 * `/store?default`, `/store?graph=IRI`: SPARQL 1.1 Graph Store HTTP Protocol, read-only.
+* `/health`, `/ready`: liveness and readiness; `/metrics`: Prometheus metrics.
 """
 
 GZIP_MINIMUM = 1024  # bytes: smaller answers are sent as they are
@@ -48,7 +54,13 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
     app = FastAPI(title="spacegraph", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.config = config
     app.include_router(SparqlRouter(config))
+    metrics = Metrics()
+    app.state.metrics = metrics
+    app.include_router(OperationsRouter(metrics))
+    app.include_router(LinkedDataRouter(config))  # our IRIs, the pages, the published files
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
+    app.add_middleware(Options, routes=app)  # a plain OPTIONS: 204 with Allow
+    app.add_middleware(RequestLimits, config=config)  # inside CORS: a 413 or 429 is readable by a browser
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(config.cors_origins),
@@ -57,6 +69,10 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         expose_headers=["ETag", "Content-Length", "Retry-After"],
         max_age=86400,
     )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Observer, config=config, metrics=metrics, routes=app)  # outermost: sees every answer
+    accesslog.install(config.access_log)
+    document_errors(app)  # last: every route is in place
     return app
 
 

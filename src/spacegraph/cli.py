@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -222,6 +223,39 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
+@click.option(
+    "--client-queries",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests to /sparql and /store one client address may have in flight; more get 429.",
+)
+@click.option("--max-parameters", default=100, show_default=True, type=click.IntRange(min=1), help="URI parameters.")
+@click.option("--max-headers", default=100, show_default=True, type=click.IntRange(min=1), help="Header fields.")
+@click.option(
+    "--body-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds to send a body."
+)
+@click.option(
+    "--shutdown-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="On SIGTERM, seconds in-flight requests get to finish.",
+)
+@click.option(
+    "--access-log",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Where the JSON access log goes: a file (appended to), - for stderr, or 'off'.",
+)
+@click.option("--log-queries", is_flag=True, help="Put each query's text in the access log (default: kind and hash).")
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1,::1",
+    show_default=True,
+    help="Reverse proxies whose X-Forwarded-For gives the client address (comma-separated; * for any).",
+)
 def serve(
     host: str,
     port: int,
@@ -237,6 +271,14 @@ def serve(
     worker_memory: int,
     sandbox: bool,
     log_level: str,
+    client_queries: int,
+    max_parameters: int,
+    max_headers: int,
+    body_timeout: float,
+    shutdown_timeout: int,
+    access_log: str,
+    log_queries: bool,
+    forwarded_allow_ips: str,
 ) -> None:
     """Serve the graph: SPARQL 1.1 Protocol at /sparql (read-only), Graph Store Protocol at /store,
     OpenAPI documentation at /docs. Without --data or --endpoint, serves dist/spacegraph.nq, building
@@ -265,6 +307,12 @@ def serve(
             service_allow=service_allow,
             worker_memory_mb=worker_memory,
             sandbox=sandbox,
+            client_queries=client_queries,
+            max_parameters=max_parameters,
+            max_headers=max_headers,
+            body_timeout=body_timeout,
+            access_log=None if access_log == "off" else access_log,
+            log_queries=log_queries,
         )
         backend = make_backend(config)
     except SpacegraphError as error:
@@ -272,6 +320,13 @@ def serve(
     source = endpoint or ", ".join(str(path) for path in data)
     # Room for a GET of the longest query we accept, percent-encoded, so that it gets our 414, not h11's 400.
     header_limit = 3 * max_query_bytes + 16 * 1024
+    # No uvicorn access log (it prints whole URLs: ours is accesslog.py) and no "server" header.
+    quiet: dict[str, Any] = {
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": shutdown_timeout,
+        "forwarded_allow_ips": forwarded_allow_ips,
+    }
 
     async def run() -> None:
         await backend.start()  # here, so that a graph that cannot be loaded is one line, not a traceback
@@ -289,6 +344,7 @@ def serve(
                 log_level=log_level,
                 lifespan="on",
                 h11_max_incomplete_event_size=header_limit,
+                **quiet,
             )
         )
         await server.serve()
@@ -310,6 +366,7 @@ def serve(
             workers=workers,
             log_level=log_level,
             h11_max_incomplete_event_size=header_limit,
+            **quiet,
         )
 
 

@@ -38,18 +38,29 @@ class Config:
     startup_timeout: float = 120.0  # seconds to wait for the evaluation processes to load the graph
     dataset_iri: str = DATASET_IRI
     cors_origins: tuple[str, ...] = field(default=("*",))
+    # Request limits (limits.py); the URI and body limits follow max_query_bytes.
+    client_queries: int = 2  # requests to query routes one client address may have in flight; more get 429
+    max_parameters: int = 100  # query-string parameters; more get 400
+    max_headers: int = 100  # request header fields; more, or more than max_header_bytes in all, get 431
+    max_header_bytes: int = 16 * 1024
+    body_timeout: float = 30.0  # seconds a client may take to send its body; slower gets 408
+    # Operations (accesslog.py): one JSON line per request to this file, "-" for stderr, None for nowhere
+    access_log: str | None = None
+    log_queries: bool = False  # also log each query's text (never a body or a header)
 
     def __post_init__(self) -> None:
         if bool(self.data) == bool(self.endpoint):
             raise SpacegraphError("give either data files or a SPARQL endpoint URL, not both or neither")
         if self.endpoint is not None and not is_http_url(self.endpoint):
             raise SpacegraphError(f"not an http(s) URL: {self.endpoint}")
-        for name in ("timeout", "startup_timeout"):
+        for name in ("timeout", "startup_timeout", "body_timeout"):
             if not getattr(self, name) > 0:
                 raise SpacegraphError(f"{name} must be positive")
-        for name in ("max_rows", "max_query_bytes", "query_workers"):
+        for name in ("max_rows", "max_query_bytes", "query_workers", "client_queries", "max_parameters", "max_headers"):
             if getattr(self, name) < 1:
                 raise SpacegraphError(f"{name} must be at least 1")
+        if self.max_header_bytes < 1024:
+            raise SpacegraphError("max_header_bytes must be at least 1024")
         if self.cache_bytes < 0 or self.cache_max_age < 0:
             raise SpacegraphError("cache_bytes and cache_max_age cannot be negative")
         if self.worker_memory_mb is not None and self.worker_memory_mb < 256:

@@ -51,7 +51,9 @@ from starlette.responses import PlainTextResponse, Response
 from spacegraph import __version__
 from spacegraph.config import Config
 from spacegraph.conneg import bare, by_name, media_types, negotiate
+from spacegraph.deref import prefers_html, query_ui
 from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, RdfFormat, ResultsFormat
+from spacegraph.limits import too_deep
 from spacegraph.namespaces import PREFIXES
 from spacegraph.security import mentions_service, unescape_codepoints
 from spacegraph.store import Answer, Backend, Job, QueryError, Summary
@@ -365,12 +367,16 @@ class SparqlRouter(APIRouter):
         if not params.queries:
             if request.method == "POST":
                 return bad_request("no query: send it as the query parameter or as the body")
+            if params.format is None and prefers_html(request.headers.get("accept")):
+                return await query_ui(request)  # a browser: the query UI
             return await self.description(request, backend, params.format)
         if len(params.queries) > 1:
             return bad_request("more than one query parameter")
         query = params.queries[0]
         if len(query.encode("utf-8")) > self.config.max_query_bytes:
             return too_large(414 if request.method != "POST" else 413, self.config.max_query_bytes)
+        if (deep := too_deep(query)) is not None:
+            return bad_request(deep)
         for iris in (params.default_graphs, params.named_graphs):
             if (problem := graph_iris(iris)) is not None:
                 return bad_request(problem)

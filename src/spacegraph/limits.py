@@ -1,0 +1,219 @@
+"""Request limits, enforced in front of every route by one ASGI middleware, before the app reads anything.
+
+====================== ======================================================= ===================================
+limit                  default (``Config`` field, ``spacegraph serve`` option)  over it
+====================== ======================================================= ===================================
+URI (path + query)     3 x ``max_query_bytes`` + 8 KiB (``--max-query-bytes``)  414
+query parameters       100 (``max_parameters``, ``--max-parameters``)           400
+header fields          100 (``max_headers``, ``--max-headers``)                 431
+header bytes           16 KiB (``max_header_bytes``)                            431
+body                   3 x (``max_query_bytes`` + 16 KiB): a form's percent-    413, on ``Content-Length`` before
+                       encoded query and dataset                                anything is read, else as it streams
+nesting in a query     100 levels of ``{ [ (`` (``MAX_NESTING``)                  400
+time to send the body  30 s (``body_timeout``, ``--body-timeout``)              408
+queries in flight per  2 (``client_queries``, ``--client-queries``)             429 with ``Retry-After``
+client address
+====================== ======================================================= ===================================
+
+How queries in flight are counted: a request to a query route (``QUERY_PATHS``: ``/sparql``, ``/store``;
+every method but ``OPTIONS``) holds one slot of its client address from the moment its headers have
+arrived until its answer has been sent or it fails, whether it is evaluated, answered from the cache or
+refused by the routes. The address is the connection's peer, or the address a trusted reverse proxy put
+in ``X-Forwarded-For`` (uvicorn's ``--forwarded-allow-ips``, by default 127.0.0.1 and ::1 only). A
+request over the limit gets 429 at once, with ``Retry-After`` set to the query time limit: by then every
+query of that address has ended. Each rejection is recorded in the scope (``REJECTED``) for the metrics
+and the access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+
+from starlette.requests import ClientDisconnect
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from spacegraph.config import Config
+from spacegraph.security import ServiceRefused, tokens
+
+QUERY_PATHS = frozenset({"/sparql", "/store"})
+REJECTED = "spacegraph.rejected"  # scope key: why the request was refused, for metrics and the log
+CLIENT = "spacegraph.client"  # scope key: the client address the limits counted
+
+
+MAX_NESTING = 100  # groups, brackets and parentheses inside one another in a query
+OPENING, CLOSING = frozenset("{[("), frozenset("}])")
+
+
+def nesting(query: str) -> int:
+    """How deep ``{ }``, ``[ ]`` and ``( )`` nest in the query, outside strings, IRIs and comments (on the
+    raw text when the lexer cannot read it, which can only count more)."""
+    try:
+        symbols = [token.text for token in tokens(query) if token.text in OPENING or token.text in CLOSING]
+    except ServiceRefused:
+        symbols = [char for char in query if char in OPENING or char in CLOSING]
+    depth = deepest = 0
+    for symbol in symbols:
+        depth = depth + 1 if symbol in OPENING else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def too_deep(query: str) -> str | None:
+    """Why the query is refused before evaluation (pyoxigraph's recursive parser overflows its stack on
+    a few thousand nested groups, killing the process), or None."""
+    if nesting(query) > MAX_NESTING:
+        return f"the query nests groups, brackets or parentheses more than {MAX_NESTING} deep, this endpoint's limit"
+    return None
+
+
+def uri_limit(config: Config) -> int:
+    """The longest path and query string: a GET of the longest query, percent-encoded, with its dataset."""
+    return 3 * config.max_query_bytes + 8192
+
+
+def body_limit(config: Config) -> int:
+    """The largest body: a form holding the longest query, percent-encoded, with its dataset."""
+    return 3 * (config.max_query_bytes + 16384)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyTooSlow(Exception):
+    pass
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class RequestLimits:
+    """ASGI middleware enforcing the limits above."""
+
+    def __init__(self, app: ASGIApp, config: Config) -> None:
+        self.app = app
+        self.config = config
+        self.max_uri = uri_limit(config)
+        self.max_body = body_limit(config)
+        self.in_flight: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope[CLIENT] = client_address(scope)
+        refusal = self.check_head(scope)
+        if refusal is not None:
+            await self.refuse(scope, receive, send, *refusal)
+            return
+        counted = scope["method"] != "OPTIONS" and scope["path"] in QUERY_PATHS
+        if counted:
+            if self.in_flight[client] >= self.config.client_queries:
+                retry = str(math.ceil(self.config.timeout))
+                message = (
+                    f"too many queries at once from {client}: at most {self.config.client_queries} "
+                    f"may be in flight; try again in {retry} s"
+                )
+                await self.refuse(scope, receive, send, "client-limit", 429, message, {"Retry-After": retry})
+                return
+            self.in_flight[client] += 1
+        try:
+            await self.run(scope, receive, send)
+        finally:
+            if counted:
+                self.in_flight[client] -= 1
+                if self.in_flight[client] <= 0:
+                    del self.in_flight[client]
+
+    def check_head(self, scope: Scope) -> tuple[str, int, str] | None:
+        """Why the request line or headers are refused (reason, status, message), or None."""
+        uri = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+        if uri > self.max_uri:
+            return "uri-too-long", 414, f"the URI is longer than this endpoint's limit of {self.max_uri} bytes"
+        query_string: bytes = scope.get("query_string", b"")
+        parameters = query_string.count(b"&") + query_string.count(b";") + 1 if query_string else 0
+        if parameters > self.config.max_parameters:
+            limit = self.config.max_parameters
+            return "too-many-parameters", 400, f"more than {limit} parameters in the URI, this endpoint's limit"
+        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        if len(headers) > self.config.max_headers:
+            limit = self.config.max_headers
+            return "too-many-headers", 431, f"more than {limit} header fields, this endpoint's limit"
+        size = sum(len(name) + len(value) for name, value in headers)
+        if size > self.config.max_header_bytes:
+            limit = self.config.max_header_bytes
+            return "headers-too-large", 431, f"the header fields are larger than this endpoint's limit of {limit} bytes"
+        lengths = [value for name, value in headers if name.lower() == b"content-length"]
+        if lengths:
+            if len(set(lengths)) > 1 or not lengths[0].isdigit():
+                return "bad-content-length", 400, "the Content-Length header is not one decimal number"
+            if int(lengths[0]) > self.max_body:
+                return "body-too-large", 413, self.body_message()
+        return None
+
+    def body_message(self) -> str:
+        return f"the request body is larger than this endpoint's limit of {self.max_body} bytes"
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, counting the body's bytes as they arrive and bounding the time it takes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.body_timeout
+        received = 0
+        body_done = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, body_done
+            if body_done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
+            except TimeoutError:
+                raise BodyTooSlow from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge
+                body_done = not message.get("more_body", False)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, watched_send)
+        except BodyTooLarge:
+            if not started:
+                await self.refuse(scope, receive, send, "body-too-large", 413, self.body_message())
+        except ClientDisconnect:
+            return  # the client went away: nobody to answer
+        except BodyTooSlow:
+            if not started:
+                seconds = f"{self.config.body_timeout:g}"
+                message = f"the request body did not arrive within {seconds} s, this endpoint's limit"
+                await self.refuse(scope, receive, send, "body-too-slow", 408, message)
+
+    async def refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        reason: str,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        scope[REJECTED] = reason
+        # The connection is closed after the answer: the rest of the request is never read.
+        response = PlainTextResponse(
+            f"{message}\n", status, headers={"Cache-Control": "no-store", "Connection": "close", **(headers or {})}
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,102 @@
+"""Prometheus metrics (``prometheus-client``), one registry per app, served at ``/metrics``.
+
+===================================================== =========================================================
+``spacegraph_http_requests_total``                    requests by route, method and status
+``spacegraph_http_request_duration_seconds``          latency histogram by route (headers in to last byte out)
+``spacegraph_http_requests_in_flight``                requests being answered now
+``spacegraph_query_timeouts_total``                   queries stopped at the time limit (answered 504)
+``spacegraph_rejected_requests_total``                requests refused, by reason (limits, busy, forbidden…)
+``spacegraph_graph_triples``                          triples in the default graph (the union), once known
+``spacegraph_query_workers_replaced_total``           evaluation processes killed and replaced
+``spacegraph_info``                                   version and the served data's fingerprint
+===================================================== =========================================================
+
+Routes are the app's route templates (``/sparql``, ``/store``, ``/static``…), ``unmatched`` for any other
+path, and methods outside the HTTP standard ones count as ``other``: the labels stay few whatever clients
+send. With several server processes, each has its own counters: scrape each (see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from spacegraph import __version__
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# statuses that are refusals, when no limit recorded a reason of its own
+REASONS = {
+    403: "forbidden",
+    408: "body-too-slow",
+    413: "body-too-large",
+    414: "uri-too-long",
+    429: "client-limit",
+    431: "headers-too-large",
+    503: "busy",
+}
+
+
+class BackendCollector(Collector):
+    """What the backend knows at scrape time: the graph's size and the evaluation processes replaced."""
+
+    def __init__(self) -> None:
+        self.triples: int | None = None
+        self.replaced: int | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        if self.triples is not None:
+            yield GaugeMetricFamily(
+                "spacegraph_graph_triples", "Triples in the default graph (the union of the named graphs).",
+                value=self.triples,
+            )  # fmt: skip
+        if self.replaced is not None:
+            yield CounterMetricFamily(
+                "spacegraph_query_workers_replaced",
+                "Query evaluation processes killed (time limit, crash) and replaced.",
+                value=self.replaced,
+            )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "spacegraph_http_requests", "HTTP requests answered.", ["route", "method", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "spacegraph_http_request_duration_seconds", "Time from the request's headers to the answer's last byte.",
+            ["route"], buckets=BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.in_flight = Gauge("spacegraph_http_requests_in_flight", "Requests being answered.", registry=self.registry)
+        self.timeouts = Counter(
+            "spacegraph_query_timeouts", "Queries stopped at the time limit.", registry=self.registry
+        )
+        self.rejected = Counter(
+            "spacegraph_rejected_requests", "Requests refused, by reason.", ["reason"], registry=self.registry
+        )
+        self.backend = BackendCollector()
+        self.registry.register(self.backend)
+        self.info = Info("spacegraph", "Version, and the served data's fingerprint.", registry=self.registry)
+        self.info.info({"version": __version__, "data": "not loaded"})
+
+    def set_data(self, fingerprint: str | None) -> None:
+        """The data's fingerprint (a hash of the served files), or ``remote`` for an external endpoint."""
+        self.info.info({"version": __version__, "data": (fingerprint or "remote")[:16]})
+
+    def observe(self, route: str, method: str, status: int, seconds: float, rejected: str | None) -> None:
+        method = method if method in METHODS else "other"
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        if status == 504:
+            self.timeouts.inc()
+        reason = rejected or REASONS.get(status)
+        if reason is not None:
+            self.rejected.labels(reason).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
