@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 
 from spacegraph.graph import PROJECT_ROOT, LoadedGraph, Sources, load
+from tests.test_sparql_support import reference_store, write_nquads
 
 # The press release is public but not ours to republish whole, so it is not in the repository: it sits
 # in the shared seeds folder beside the checkout (CI lays it out the same way), or where
@@ -20,6 +22,18 @@ SOURCE_TEXT = Path(
 @pytest.fixture(scope="session")
 def loaded() -> LoadedGraph:
     return load(Sources.in_project())
+
+
+@pytest.fixture(scope="session")
+def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's graph as the endpoint serves it (named graphs kept), in N-Quads; written once."""
+    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
+
+
+@pytest.fixture(scope="session")
+def reference(nquads: Path) -> ox.Store:
+    """The same graph in a pyoxigraph store of this process: the answers every endpoint must match."""
+    return reference_store(nquads)
 
 
 @pytest.fixture(scope="session")

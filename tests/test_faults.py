@@ -24,7 +24,7 @@ from spacegraph.config import Config
 from spacegraph.graph import PROJECT_ROOT
 from tests.servers import OXIGRAPH, free_port, wait_until_answers
 from tests.test_serve import serve
-from tests.test_sparql_support import running, write_nquads
+from tests.test_sparql_support import running
 
 SIMPLE = "SELECT (COUNT(*) AS ?n) WHERE {{ ?s a ?type }} # {}"  # the comment defeats the answer cache
 PATHOLOGICAL = {
@@ -33,11 +33,6 @@ PATHOLOGICAL = {
     "huge offset": "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } OFFSET 1000000000000",
 }
 TIMEOUT = 1.5
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from spacegraph.graph import PROJECT_ROOT
 from spacegraph.links import confirmed, read_record
 
 from .servers import oxigraph_server
-from .test_sparql_support import running, write_nquads
+from .test_sparql_support import running
 
 FEDERATED = PROJECT_ROOT / "queries" / "federated"
 WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
@@ -39,7 +39,7 @@ def stand_in() -> str:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def endpoint(tmp_path_factory: pytest.TempPathFactory, nquads: Path) -> Iterator[tuple[str, str]]:
     """Our endpoint, federating only into the stand-in; yields (our /sparql, the stand-in's endpoint)."""
     folder = tmp_path_factory.mktemp("federation")
     with oxigraph_server(folder / "wikidata") as base:
@@ -48,7 +48,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
         )
         assert loaded.status_code in (200, 201, 204), loaded.text
         wikidata = f"{base}/query"
-        config = Config(data=(write_nquads(folder / "graph.nq"),), timeout=10, service_allow=(wikidata,))
+        config = Config(data=(nquads,), timeout=10, service_allow=(wikidata,))
         with running(create_app(config)) as ours:
             yield f"{ours}/sparql", wikidata
 
@@ -102,9 +102,9 @@ def test_the_wikidata_class_of_each_linked_entity(endpoint: tuple[str, str]) -> 
     assert ("Japan", WD + "Q17", WD + "Q6256") in rows
 
 
-def test_without_the_allow_list_the_same_query_is_refused(tmp_path: Path, endpoint: tuple[str, str]) -> None:
+def test_without_the_allow_list_the_same_query_is_refused(nquads: Path, endpoint: tuple[str, str]) -> None:
     _, wikidata = endpoint
-    config = Config(data=(write_nquads(tmp_path / "graph.nq"),), timeout=10)
+    config = Config(data=(nquads,), timeout=10)
     query = (FEDERATED / "01-prime-ministers-born.rq").read_text(encoding="utf-8").replace(WIKIDATA_SPARQL, wikidata)
     with running(create_app(config)) as ours:
         response = httpx.post(f"{ours}/sparql", data={"query": query}, timeout=30)

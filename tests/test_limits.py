@@ -14,15 +14,10 @@ import pytest
 from spacegraph.app import create_app
 from spacegraph.config import Config
 from spacegraph.limits import body_limit, uri_limit
-from tests.test_sparql_support import TestClient, running, write_nquads
+from tests.test_sparql_support import TestClient, running
 
 MAX_QUERY_BYTES = 4096
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
 
 
 @pytest.fixture(scope="module")

@@ -16,15 +16,10 @@ from spacegraph.accesslog import query_hash, query_kind
 from spacegraph.app import create_app
 from spacegraph.config import Config
 from tests.servers import free_port
-from tests.test_sparql_support import TestClient, write_nquads
+from tests.test_sparql_support import TestClient
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 ASK = "ASK { ?s ?p ?o }"
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
 
 
 @pytest.fixture(scope="module")

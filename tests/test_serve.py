@@ -41,9 +41,7 @@ from tests.test_sparql_support import (
     multiset,
     rdflib_term,
     reference_rows,
-    reference_store,
     running,
-    write_nquads,
 )
 
 NODE = shutil.which("node")
@@ -54,16 +52,6 @@ TIMEOUT = 2.0
 SIMPLE = "SELECT (COUNT(*) AS ?n) WHERE {{ ?s a ?type }} # {}"  # the comment defeats the answer cache
 VOID = "http://rdfs.org/ns/void#"
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
-
-
-@pytest.fixture(scope="module")
-def reference(nquads: Path) -> ox.Store:
-    return reference_store(nquads)
 
 
 @pytest.fixture(scope="module")

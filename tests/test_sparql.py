@@ -22,9 +22,7 @@ from tests.test_sparql_support import (
     canonical,
     json_rows,
     reference_rows,
-    reference_store,
     solution_rows,
-    write_nquads,
 )
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -35,16 +33,6 @@ CONSTRUCT { ?unit org:unitOf ?parent } WHERE { ?unit org:unitOf ?parent }"""
 MAX_ROWS = 1000
 MAX_QUERY_BYTES = 4096
 SD = "http://www.w3.org/ns/sparql-service-description#"
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
-
-
-@pytest.fixture(scope="module")
-def reference(nquads: Path) -> ox.Store:
-    return reference_store(nquads)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from spacegraph.app import create_app
 from spacegraph.config import Config
 from spacegraph.security import ServiceRefused, check_services, looks_like_update, scan_services
 from tests.servers import oxigraph_server
-from tests.test_sparql_support import Listener, TestClient, ipv6_available, write_nquads
+from tests.test_sparql_support import Listener, TestClient, ipv6_available
 
 ALLOWED = "https://query.wikidata.org/sparql"
 
@@ -67,11 +67,6 @@ def reaching_forms(port: int) -> list[str]:
         f'SELECT * WHERE {{ ?s ?p "SERVICE <{here}> {{}}" }}',
         f"SELECT * WHERE {{ ?s ?p ?o }} # SERVICE <{here}> {{}}",
     ]
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
 
 
 @pytest.fixture(scope="module", params=["no federation", "federation on"])

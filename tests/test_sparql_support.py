@@ -20,13 +20,14 @@ import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
 from spacegraph.graph import PROJECT_ROOT, Sources, load
+from tests.servers import free_port
 
 with warnings.catch_warnings():
     # starlette 1.x asks for the httpx2 package and warns once, at import, when it finds httpx instead.
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-__all__ = ["TestClient"]
+__all__ = ["TestClient", "free_port"]
 
 QUERIES = sorted((PROJECT_ROOT / "queries").glob("*.rq"))
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -117,13 +118,6 @@ def canonical(items: Any, graph: Any = None) -> ox.Dataset:
     dataset = ox.Dataset(quads)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
     return dataset
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

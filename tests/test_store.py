@@ -30,7 +30,6 @@ from tests.test_sparql_support import (
     multiset,
     reference_rows,
     reference_store,
-    write_nquads,
 )
 
 T = TypeVar("T")
@@ -45,11 +44,6 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
 async def started(backend: Backend) -> Backend:
     await backend.start()
     return backend
-
-
-@pytest.fixture(scope="module")
-def nquads(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_nquads(tmp_path_factory.mktemp("graph") / "spacegraph.nq")
 
 
 def rows(answer_body: bytes) -> list[dict[str, tuple[str, str, str | None, str | None]]]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from spacegraph.security import _UPDATE_KEYWORDS, ServiceRefused, tokens
+from spacegraph.security import UPDATE_KEYWORDS, first_keyword
 
 log = logging.getLogger("spacegraph.access")
 KINDS = frozenset({"select", "ask", "construct", "describe"})
@@ -55,24 +55,10 @@ def uninstall(target: str) -> None:
 
 def query_kind(text: str) -> str:
     """SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE (the first keyword after the prologue), or unknown."""
-    try:
-        stream = tokens(text)
-    except ServiceRefused:
-        return "unknown"
-    index = 0
-    while index < len(stream):
-        word = stream[index].text.casefold() if stream[index].kind == "word" else ""
-        if word == "prefix":
-            index += 3
-        elif word == "base":
-            index += 2
-        elif word in KINDS:
-            return word.upper()
-        elif word in _UPDATE_KEYWORDS:
-            return "UPDATE"
-        else:
-            return "unknown"
-    return "unknown"
+    word = first_keyword(text)
+    if word in KINDS:
+        return word.upper()
+    return "UPDATE" if word in UPDATE_KEYWORDS else "unknown"
 
 
 def query_hash(text: str) -> str:

@@ -36,6 +36,15 @@ def fail(error: SpacegraphError) -> None:
     sys.exit(EXIT_UNREADABLE)
 
 
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=PROJECT_ROOT,
+    show_default="the project folder",
+    help="Folder holding ontology/, data/, metadata/ and dist/.",
+)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="spacegraph")
 def main() -> None:
@@ -44,13 +53,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("data", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=PROJECT_ROOT,
-    show_default="the project folder",
-    help="Folder holding ontology/ and data/.",
-)
+@root_option
 def validate(data: tuple[Path, ...], root: Path) -> None:
     """Validate the ontology and DATA (files or folders; default: the project's data/) with the SHACL
     shapes and the integrity checks, and print a report."""
@@ -133,13 +136,7 @@ def links_quickstatements(retrieved: datetime | None, pending: Path | None) -> N
     show_default="dist/ in the root folder",
     help="Where to publish: a link to the folder of the latest build, switched atomically.",
 )
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=PROJECT_ROOT,
-    show_default="the project folder",
-    help="Folder holding ontology/, data/ and metadata/.",
-)
+@root_option
 def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
     """Validate the ontology and DATA (files or folders; default: the project's data/), then publish the
     dumps (Turtle, N-Triples, JSON-LD, RDF/XML, TriG, N-Quads, each also gzipped), void.ttl and SHA256SUMS
@@ -184,13 +181,7 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
     show_default="dist/spacegraph.nq, built first if missing",
     help="RDF file or folder to serve (N-Quads, TriG, Turtle, …); named graphs are kept.",
 )
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=PROJECT_ROOT,
-    show_default="the project folder",
-    help="Folder holding ontology/, data/, metadata/ and dist/.",
-)
+@root_option
 @click.option("--endpoint", default=None, help="Front this external SPARQL 1.1 endpoint instead of loading data.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Query time limit, s.")
 @click.option("--max-rows", default=10_000, show_default=True, type=click.IntRange(min=1), help="Rows per answer.")

@@ -52,6 +52,18 @@ def bare(media_type: str) -> str:
     return media_type.split(";", 1)[0].strip().lower()
 
 
+def q_value(params: Sequence[str]) -> float:
+    """The ``q`` weight among an Accept-style entry's parameters: 1 when absent, -1 when unreadable."""
+    for param in params:
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return -1.0
+    return 1.0
+
+
 def parse_accept(header: str | None) -> list[MediaRange]:
     """The media ranges of an ``Accept`` header; entries that cannot be read are skipped."""
     ranges: list[MediaRange] = []
@@ -60,14 +72,7 @@ def parse_accept(header: str | None) -> list[MediaRange]:
         kind, slash, sub = media.strip().lower().partition("/")
         if not slash or not kind or not sub or (kind == "*" and sub != "*"):
             continue
-        q = 1.0
-        for param in params:
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = -1.0
+        q = q_value(params)
         if 0.0 <= q <= 1.0:
             ranges.append(MediaRange(kind, sub, q))
     return ranges
@@ -120,14 +125,7 @@ def negotiate_language(header: str | None, offered: Sequence[str]) -> str:
     for position, entry in enumerate((header or "").split(",")):
         tag, *params = entry.strip().split(";")
         tag = tag.strip().lower()
-        q = 1.0
-        for param in params:
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
+        q = q_value(params)
         if not tag or not 0.0 < q <= 1.0:
             continue
         primary = tag.split("-", 1)[0]

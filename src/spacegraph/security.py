@@ -313,16 +313,16 @@ def check_services(query: str, allow: tuple[str, ...], cross_check: bool) -> lis
 
 # --- updates ------------------------------------------------------------------------------------------
 
-_UPDATE_KEYWORDS = {"insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with"}
+UPDATE_KEYWORDS = {"insert", "delete", "load", "clear", "drop", "create", "add", "move", "copy", "with"}
 
 
-def looks_like_update(text: str) -> bool:
-    """True when the first keyword after the prologue starts a SPARQL Update operation. Only used to
-    word an error: a query string is never given to anything that could run an update."""
+def first_keyword(text: str) -> str | None:
+    """The first keyword after the prologue (PREFIX and BASE declarations), lower-cased; None when the
+    text cannot be read or has none."""
     try:
         stream = tokens(text)
     except ServiceRefused:
-        return False
+        return None
     index = 0
     while index < len(stream):
         word = stream[index].text.casefold() if stream[index].kind == "word" else ""
@@ -331,8 +331,14 @@ def looks_like_update(text: str) -> bool:
         elif word == "base":
             index += 2
         else:
-            return word in _UPDATE_KEYWORDS
-    return False
+            return word or None
+    return None
+
+
+def looks_like_update(text: str) -> bool:
+    """True when the first keyword after the prologue starts a SPARQL Update operation. Only used to
+    word an error: a query string is never given to anything that could run an update."""
+    return first_keyword(text) in UPDATE_KEYWORDS
 
 
 # --- the sandbox --------------------------------------------------------------------------------------
