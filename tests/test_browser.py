@@ -53,10 +53,12 @@ def page(browser: Browser, base: str) -> Iterator[Page]:
     host = urlsplit(base).netloc
     page.on("request", lambda request: elsewhere.append(request.url) if urlsplit(request.url).netloc != host else None)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports a Content-Security-Policy violation as a console error: the policy must fit.
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     yield page
     context.close()
     assert elsewhere == [], f"requests left the server: {elsewhere}"
-    assert errors == [], f"JavaScript errors: {errors}"
+    assert errors == [], f"JavaScript or console errors: {errors}"
 
 
 def shot(page: Page, name: str) -> None:

@@ -4,7 +4,8 @@
 our own origin only, images also as ``data:`` URIs, no plugins, no framing, forms posted only to us.
 Inline ``<script type="application/ld+json">`` blocks are data, not scripts: a CSP does not block them.
 Inline scripts and ``style`` attributes are blocked: pages keep their scripts and styles in files under
-our origin (``/static``). FastAPI's ``/docs`` page loads Swagger UI from a CDN with an inline script, so
+our origin (``/static``), except that the query UI at ``/sparql`` may apply inline styles, which YASGUI
+inserts at run time. FastAPI's ``/docs`` page loads Swagger UI from a CDN with an inline script, so
 the documentation paths get ``DOCS_CONTENT_SECURITY_POLICY`` instead.
 """
 
@@ -45,6 +46,12 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# YASGUI's results table injects a <style> element when it sizes its columns; the query UI's page is the
+# one place that may apply inline styles (scripts stay 'self' only).
+QUERY_UI_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+QUERY_UI_PATH = "/sparql"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -55,7 +62,9 @@ REPLACED = frozenset({b"content-security-policy", b"x-content-type-options", b"r
 
 
 def policy_for(path: str) -> str:
-    return DOCS_CONTENT_SECURITY_POLICY if path in DOCS_PATHS else CONTENT_SECURITY_POLICY
+    if path in DOCS_PATHS:
+        return DOCS_CONTENT_SECURITY_POLICY
+    return QUERY_UI_CONTENT_SECURITY_POLICY if path == QUERY_UI_PATH else CONTENT_SECURITY_POLICY
 
 
 class SecurityHeaders:
