@@ -46,6 +46,7 @@ from spacegraph.graph import (
 )
 from spacegraph.metadata import DATASET, DUMPS, METADATA_GRAPH
 from spacegraph.namespaces import PREFIXES
+from tests.test_sparql_support import Listener
 
 SPACEGRAPH = str(Path(sys.executable).parent / "spacegraph")
 BROKEN = PROJECT_ROOT / "tests" / "data" / "broken"
@@ -696,6 +697,45 @@ def test_a_context_that_is_not_json_is_refused_with_its_place(previous: tuple[Pa
     with pytest.raises(SpacegraphError) as raised:
         dumps.build(Sources.in_project(), out, context=BROKEN / "build-context-syntax-error.jsonld")
     assert str(raised.value) == f"{BROKEN / 'build-context-syntax-error.jsonld'}:4:36: Expecting ',' delimiter"
+
+
+@pytest.mark.parametrize("where", ["@import", "scoped @context"])
+def test_a_context_that_refers_to_a_remote_document_is_refused_without_a_connection(
+    where: str, tmp_path: Path, previous: tuple[Path, Snapshot]
+) -> None:
+    out, before = previous
+    with Listener() as listener:
+        remote = f"http://127.0.0.1:{listener.port}/context.jsonld"
+        ours = json.loads(dumps.CONTEXT.read_text(encoding="utf-8"))
+        if where == "@import":
+            ours["@context"]["@import"] = remote
+        else:
+            ours["@context"]["label"] = {"@id": "http://www.w3.org/2000/01/rdf-schema#label", "@context": remote}
+        context = tmp_path / "context.jsonld"
+        context.write_text(json.dumps(ours), encoding="utf-8")
+        with pytest.raises(SpacegraphError) as raised:
+            dumps.build(Sources.in_project(), out, context=context)
+    assert str(raised.value) == (
+        f"{context}: the context refers to a remote document ({remote}); spacegraph never fetches one"
+    )
+    assert listener.connections == 0
+    assert snapshot(out) == before
+
+
+def test_pyld_never_fetches_while_writing_json_ld() -> None:
+    """Behind the check of the context file, pyld's own document loader refuses too (defence in depth)."""
+    x = ox.NamedNode("https://w3id.org/spacegraph/id/x")
+    triple = ox.Triple(x, ox.NamedNode("http://example.org/p"), ox.Literal("x"))
+    with Listener() as listener:
+        context = {"@context": f"http://127.0.0.1:{listener.port}/context.jsonld"}
+        with pytest.raises(Exception) as raised:  # pyld wraps our refusal in its own error
+            dumps.json_ld([triple], context)
+    causes, error = [], raised.value
+    while error is not None:
+        causes.append(str(error))
+        error = getattr(error, "cause", None) or error.__cause__
+    assert any("refusing to fetch the remote JSON-LD document" in cause for cause in causes), causes
+    assert listener.connections == 0
 
 
 def test_every_fault_has_a_fixture() -> None:

@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pyoxigraph as ox
 import rdflib
@@ -146,7 +146,29 @@ def read_context(path: Path) -> dict[str, Any]:
         raise SpacegraphError(f"cannot read: {error.strerror}", path=path) from None
     if not isinstance(document, dict) or not isinstance(document.get("@context"), dict):
         raise SpacegraphError("a JSON-LD context document needs an object under @context", path=path)
+    for remote in remote_references(document["@context"]):
+        raise SpacegraphError(
+            f"the context refers to a remote document ({remote}); spacegraph never fetches one", path=path
+        )
     return document
+
+
+def remote_references(value: object) -> Iterator[str]:
+    """Every IRI a JSON-LD context would make a processor fetch: string values of ``@context`` (scoped
+    contexts) and ``@import``, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("@context", "@import"):
+                yield from (ref for ref in (item if isinstance(item, list) else [item]) if isinstance(ref, str))
+            yield from remote_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from remote_references(item)
+
+
+def no_remote_documents(url: str, options: object = None) -> NoReturn:
+    """pyld's document loader: we never fetch anything while writing JSON-LD."""
+    raise SpacegraphError(f"refusing to fetch the remote JSON-LD document {url}")
 
 
 # --- Rendering: every file's bytes, in memory ----------------------------------------------------------
@@ -379,8 +401,9 @@ def json_ld(triples: Sequence[ox.Triple], context: Mapping[str, Any] | None = No
     carries inline so that it reads anywhere without fetching anything."""
     assert context is not None
     lines = serialize(triples, ox.RdfFormat.N_TRIPLES).decode("utf-8")
-    expanded = jsonld.from_rdf(lines, {"format": "application/n-quads", "useNativeTypes": False})
-    compacted = jsonld.compact(expanded, dict(context))
+    options = {"documentLoader": no_remote_documents}
+    expanded = jsonld.from_rdf(lines, {"format": "application/n-quads", "useNativeTypes": False, **options})
+    compacted = jsonld.compact(expanded, dict(context), options)
     return (json.dumps(compacted, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
