@@ -223,3 +223,25 @@ def test_allowed_federation_reaches_only_the_allowed_endpoint(nquads: Path, tmp_
             nested = f"SELECT * {{ SERVICE <{remote}> {{ SERVICE <http://127.0.0.1:{listener.port}/> {{}} }} }}"
             assert client.get("/sparql", params={"query": nested}).status_code == 403
             assert listener.connections == 0
+
+
+def test_serving_json_ld_with_a_remote_context_fetches_nothing(tmp_path: Path) -> None:
+    """`spacegraph serve --data x.jsonld`: a remote @context is refused with the file named, and the
+    address it names receives no connection."""
+    with Listener() as listener:
+        data = tmp_path / "remote-context.jsonld"
+        data.write_text(
+            f'{{"@context": "http://127.0.0.1:{listener.port}/context.jsonld", "@id": "urn:x", "name": "x"}}',
+            encoding="utf-8",
+        )
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "spacegraph"), "serve", "--data", str(data), "--port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {data}:"), result.stderr
+    assert "remote context" in result.stderr.lower() or "loaddocumentcallback" in result.stderr.lower()
+    assert listener.connections == 0
