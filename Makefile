@@ -30,8 +30,8 @@ test: setup node-deps test-system-deps check
 	$(BIN)/pytest
 
 check: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 setup: $(VENV)/.installed

@@ -1,0 +1,177 @@
+"""The query mix, and the two ways of driving it: one client in turn (latency) and several client processes
+at once for a fixed time (throughput)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import statistics
+import time
+from dataclasses import dataclass
+from multiprocessing.pool import Pool
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIXES = """PREFIX sg: <https://w3id.org/spacegraph/def/>
+PREFIX id: <https://w3id.org/spacegraph/id/>
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+"""
+RESULTS_JSON = "application/sparql-results+json"
+N_TRIPLES = "application/n-triples"
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    text: str  # SPARQL, or a path for a page
+    accept: str
+    page: bool = False  # a linked-data page of ours, not a SPARQL query
+
+
+MIX: tuple[Query, ...] = (
+    Query("point lookup", PREFIXES + "SELECT ?p ?o WHERE { id:jaxa ?p ?o }", RESULTS_JSON),
+    Query("two-hop join", (ROOT / "queries" / "01-who-met-in-tokyo.rq").read_text(encoding="utf-8"), RESULTS_JSON),
+    Query(
+        "count per class",
+        "SELECT ?class (COUNT(?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class ORDER BY DESC(?n) ?class",
+        RESULTS_JSON,
+    ),
+    Query(
+        "regex filter",
+        PREFIXES + 'SELECT ?s ?label WHERE { ?s rdfs:label ?label FILTER regex(?label, "tokyo", "i") } LIMIT 1000',
+        RESULTS_JSON,
+    ),
+    Query("construct 100", "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } LIMIT 100", N_TRIPLES),
+    Query("ask", PREFIXES + "ASK { id:tokyo-meeting-2016-07-22 sg:participant ?p . ?p org:holds ?post }", RESULTS_JSON),
+    Query("page /id/jaxa.html", "/id/jaxa.html", "text/html", page=True),
+)
+
+
+def url_for(sparql: str, base: str, query: Query) -> str:
+    return base + query.text if query.page else sparql
+
+
+def send(client: httpx.Client, url: str, query: Query, marker: int | None) -> httpx.Response:
+    """One request; ``marker`` appends a comment making the text unique (defeats answer caches)."""
+    headers = {"Accept": query.accept}
+    if query.page:
+        return client.get(url, headers=headers)
+    text = query.text if marker is None else f"{query.text}\n# {marker}"
+    return client.get(url, params={"query": text}, headers=headers)
+
+
+def size_of(response: httpx.Response, query: Query) -> int:
+    """Rows, triples, the boolean (1/0) or, for a page, bytes: a check that every server answers alike."""
+    if query.page:
+        return len(response.content)
+    if query.accept == N_TRIPLES:
+        return sum(1 for line in response.text.splitlines() if line.strip() and not line.startswith("#"))
+    body = json.loads(response.content)
+    if "boolean" in body:
+        return int(bool(body["boolean"]))
+    return len(body["results"]["bindings"])
+
+
+@dataclass
+class Latency:
+    samples: list[float]
+    errors: int
+    size: int
+
+    def median_ms(self) -> float:
+        return statistics.median(self.samples) * 1000 if self.samples else float("nan")
+
+    def p95_ms(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def latency(url: str, query: Query, count: int, seconds: float, unique: bool, timeout: float) -> Latency:
+    """Concurrency 1: up to ``count`` requests in turn, stopping after ``seconds`` (at least one request),
+    after three unmeasured warm-up requests."""
+    samples: list[float] = []
+    errors = 0
+    size = -1
+    with httpx.Client(timeout=timeout) as client:
+        for warm in range(3):
+            response = send(client, url, query, -1 - warm if unique else None)
+            if response.status_code != 200:
+                errors += 1
+            else:
+                size = size_of(response, query)
+        deadline = time.monotonic() + seconds
+        for number in range(count):
+            begin = time.perf_counter()
+            try:
+                response = send(client, url, query, number if unique else None)
+                response.read()
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                samples.append(time.perf_counter() - begin)
+            else:
+                errors += 1
+            if time.monotonic() > deadline:
+                break
+    return Latency(samples, errors, size)
+
+
+def _client(job: tuple[int, str, Query, float, float, bool, float]) -> tuple[int, int, float]:
+    """One client process's share of a throughput run: requests in turn on its own keep-alive connection
+    from ``start_at`` (wall clock, shared) to ``end_at``; returns (answers, errors, its elapsed seconds)."""
+    number, url, query, start_at, end_at, unique, timeout = job
+    headers = {"X-Forwarded-For": f"10.0.0.{number + 1}"}  # one address per client, as behind a proxy
+    answers = errors = 0
+    with httpx.Client(timeout=timeout, headers=headers) as client:
+        time.sleep(max(0.0, start_at - time.time()))
+        begin = time.time()
+        marker = number * 10_000_000
+        while time.time() < end_at:
+            marker += 1
+            try:
+                response = send(client, url, query, marker if unique else None)
+                response.read()
+                if response.status_code == 200:
+                    answers += 1
+                else:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+        elapsed = time.time() - begin
+    return answers, errors, elapsed
+
+
+@dataclass
+class Throughput:
+    answers: int
+    errors: int
+    seconds: float
+
+    def per_second(self) -> float:
+        return self.answers / self.seconds if self.seconds > 0 else 0.0
+
+
+class Clients:
+    """A pool of client processes, reused across runs; each opens its own httpx client per run."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.pool: Pool = multiprocessing.get_context("spawn").Pool(concurrency)
+
+    def throughput(self, url: str, query: Query, seconds: float, unique: bool, timeout: float) -> Throughput:
+        start_at = time.time() + 0.2  # the jobs reach every client process, which then waits for this moment
+        jobs = [(n, url, query, start_at, start_at + seconds, unique, timeout) for n in range(self.concurrency)]
+        results = self.pool.map(_client, jobs, chunksize=1)
+        return Throughput(
+            answers=sum(r[0] for r in results),
+            errors=sum(r[1] for r in results),
+            seconds=max(r[2] for r in results),
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+        self.pool.join()
