@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from spacegraph import __version__
+from spacegraph import __version__, dumps
 from spacegraph.errors import SpacegraphError
 from spacegraph.graph import PROJECT_ROOT, Sources, load
 from spacegraph.links import (
@@ -31,7 +31,7 @@ EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
 
 
-def fail(error: SpacegraphError) -> None:
+def fail(error: SpacegraphError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(EXIT_UNREADABLE)
 
@@ -142,22 +142,8 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
     dumps (Turtle, N-Triples, JSON-LD, RDF/XML, TriG, N-Quads, each also gzipped), void.ttl and SHA256SUMS
     into OUT. Nothing is published unless the data conforms; the previous build stays in place until the
     new one is complete."""
-    from spacegraph import dumps
-
     out = out if out is not None else root / "dist"
-    try:
-        result = dumps.build(
-            Sources.in_project(root, data),
-            out,
-            description=root / "metadata" / "dataset.ttl",
-            context=root / "ontology" / "context.jsonld",
-        )
-    except dumps.InvalidDataError as error:
-        click.echo(error.report.render())
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID)
-    except SpacegraphError as error:
-        fail(error)
+    result = publish(root, data, out)
     if result.report.findings:
         click.echo(result.report.render() + "\n")
     width = max(len(f.name) for f in result.files)
@@ -361,18 +347,13 @@ def serve(
         )
 
 
-def default_dump(root: Path) -> Path:
-    """``dist/spacegraph.nq`` under ``root``, built first when it is missing."""
-    dump = root / "dist" / "spacegraph.nq"
-    if dump.exists():
-        return dump
-    from spacegraph import dumps
-
-    click.echo(f"{dump} is missing: building {root / 'dist'} first", err=True)
+def publish(root: Path, data: tuple[Path, ...], out: Path) -> dumps.Build:
+    """``spacegraph build`` of the project under ``root`` into ``out``; on bad data, the report and exit 1;
+    on unreadable input, one line and exit 2."""
     try:
-        dumps.build(
-            Sources.in_project(root),
-            root / "dist",
+        return dumps.build(
+            Sources.in_project(root, data),
+            out,
             description=root / "metadata" / "dataset.ttl",
             context=root / "ontology" / "context.jsonld",
         )
@@ -382,4 +363,13 @@ def default_dump(root: Path) -> Path:
         sys.exit(EXIT_INVALID)
     except SpacegraphError as error:
         fail(error)
+
+
+def default_dump(root: Path) -> Path:
+    """``dist/spacegraph.nq`` under ``root``, built first when it is missing."""
+    dump = root / "dist" / "spacegraph.nq"
+    if dump.exists():
+        return dump
+    click.echo(f"{dump} is missing: building {root / 'dist'} first", err=True)
+    publish(root, (), root / "dist")
     return dump
