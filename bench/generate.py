@@ -142,6 +142,8 @@ def bundle(number: int, rng: random.Random) -> Iterator[str]:
 
 def generate(size: int, output: Path, seed: int = 7, real: Path = REAL) -> int:
     """Write exactly ``size`` quads to ``output``; return that count."""
+    if not real.is_file():
+        raise ValueError(f"{real} is missing: run `spacegraph build` first (make serve does)")
     lines = [line for line in real.read_text(encoding="utf-8").splitlines(keepends=True) if line.strip()]
     if size < len(lines):
         raise ValueError(f"--size must be at least the real graph's {len(lines)} quads")
