@@ -374,6 +374,11 @@ class Worker:
             self.process.stdin.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.process.wait(), 10)
+        # Read the dead worker's stdout to its end: at EOF asyncio closes the pipe. Left open, it is closed
+        # only by the garbage collector, with a ResourceWarning, whenever that happens to run.
+        if self.process.stdout is not None:
+            with contextlib.suppress(TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+                await asyncio.wait_for(self.process.stdout.read(), 5)
 
 
 async def receive(stream: asyncio.StreamReader) -> object:
