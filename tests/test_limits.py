@@ -107,6 +107,22 @@ def test_a_declared_large_body_gets_413_before_it_is_sent(server: str, config: C
     assert seconds < 1.0
 
 
+@pytest.mark.parametrize(
+    ("head", "status", "message"),
+    [
+        (f"GET /sparql?query={'a' * 70_000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 414, b"limit of 65535 bytes"),
+        (f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 70_000}\r\n\r\n", 431, b"limit of 65536 bytes"),
+        ("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "X-A: aaaaaaaa\r\n" * 6000 + "\r\n", 431, b"65536 bytes"),
+    ],
+    ids=["uri", "one-header", "many-headers"],
+)
+def test_heads_the_parser_will_not_hold_get_414_or_431(server: str, head: str, status: int, message: bytes) -> None:
+    """Past what the app's own limits see: the server's protocol refuses them, and closes the connection."""
+    answer, _ = raw_request(server, head)
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert message in answer and b"connection: close" in answer.lower()
+
+
 def test_a_body_too_slow_gets_408(server: str, config: Config) -> None:
     head = (
         "POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/sparql-query\r\n"

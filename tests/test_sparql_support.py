@@ -20,6 +20,7 @@ import uvicorn
 from starlette.exceptions import StarletteDeprecationWarning
 
 from spacegraph.graph import PROJECT_ROOT, Sources, load
+from spacegraph.server import options as server_options
 from tests.servers import free_port
 
 with warnings.catch_warnings():
@@ -128,7 +129,7 @@ def running(app: Any, seconds: float = 30.0) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", **server_options(log_level="warning")))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + seconds

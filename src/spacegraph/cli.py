@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
@@ -260,12 +260,12 @@ def serve(
     """Serve the graph: SPARQL 1.1 Protocol at /sparql (read-only), Graph Store Protocol at /store,
     OpenAPI documentation at /docs. Without --data or --endpoint, serves dist/spacegraph.nq, building
     dist/ first when it is missing."""
-    import asyncio
-
     import uvicorn
+    import uvloop
 
     from spacegraph.app import CONFIG_VARIABLE, create_app
     from spacegraph.config import Config
+    from spacegraph.server import options as server_options
     from spacegraph.store import make_backend
 
     if endpoint is not None and data_path is not None:
@@ -295,15 +295,9 @@ def serve(
     except SpacegraphError as error:
         fail(error)
     source = endpoint or ", ".join(str(path) for path in data)
-    # Room for a GET of the longest query we accept, percent-encoded, so that it gets our 414, not h11's 400.
-    header_limit = 3 * max_query_bytes + 16 * 1024
-    # No uvicorn access log (it prints whole URLs: ours is accesslog.py) and no "server" header.
-    quiet: dict[str, Any] = {
-        "access_log": False,
-        "server_header": False,
-        "timeout_graceful_shutdown": shutdown_timeout,
-        "forwarded_allow_ips": forwarded_allow_ips,
-    }
+    uvicorn_options = server_options(
+        timeout_graceful_shutdown=shutdown_timeout, forwarded_allow_ips=forwarded_allow_ips, log_level=log_level
+    )
 
     async def run() -> None:
         await backend.start()  # here, so that a graph that cannot be loaded is one line, not a traceback
@@ -313,21 +307,10 @@ def serve(
         app = create_app(config, backend)
         shown = "[::1]" if host == "::1" else host
         click.echo(f"spacegraph {__version__}: serving {source} at http://{shown}:{port}/sparql", err=True)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level=log_level,
-                lifespan="on",
-                h11_max_incomplete_event_size=header_limit,
-                **quiet,
-            )
-        )
-        await server.serve()
+        await uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="on", **uvicorn_options)).serve()
 
     try:
-        asyncio.run(run())
+        uvloop.run(run())
     except SpacegraphError as error:
         fail(error)
     if workers > 1:
@@ -341,9 +324,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level=log_level,
-            h11_max_incomplete_event_size=header_limit,
-            **quiet,
+            **uvicorn_options,
         )
 
 

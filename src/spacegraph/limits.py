@@ -3,7 +3,8 @@
 ====================== ======================================================= ===================================
 limit                  default (``Config`` field, ``spacegraph serve`` option)  over it
 ====================== ======================================================= ===================================
-URI (path + query)     3 x ``max_query_bytes`` + 8 KiB (``--max-query-bytes``)  414
+URI (path + query)     3 x ``max_query_bytes`` + 8 KiB (``--max-query-bytes``), 414
+                       at most 65,535 bytes (``server.MAX_URL``)
 query parameters       100 (``max_parameters``, ``--max-parameters``)           400
 header fields          100 (``max_headers``, ``--max-headers``)                 431
 header bytes           16 KiB (``max_header_bytes``)                            431
@@ -37,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spacegraph.config import Config
 from spacegraph.security import ServiceRefused, tokens
+from spacegraph.server import MAX_URL
 
 QUERY_PATHS = frozenset({"/sparql", "/store"})
 REJECTED = "spacegraph.rejected"  # scope key: why the request was refused, for metrics and the log
@@ -70,8 +72,9 @@ def too_deep(query: str) -> str | None:
 
 
 def uri_limit(config: Config) -> int:
-    """The longest path and query string: a GET of the longest query, percent-encoded, with its dataset."""
-    return 3 * config.max_query_bytes + 8192
+    """The longest path and query string: a GET of the longest query, percent-encoded, with its dataset,
+    within what the HTTP parser can hold (``server.MAX_URL``); longer queries go by POST."""
+    return min(3 * config.max_query_bytes + 8192, MAX_URL)
 
 
 def body_limit(config: Config) -> int:
@@ -92,13 +95,43 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+def body_message(config: Config) -> str:
+    return f"the request body is larger than this endpoint's limit of {body_limit(config)} bytes"
+
+
+def head_refusal(scope: Scope, config: Config) -> tuple[str, int, str] | None:
+    """Why the request line or headers are refused (reason, status, message), or None."""
+    max_uri = uri_limit(config)
+    uri = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+    if uri > max_uri:
+        return "uri-too-long", 414, f"the URI is longer than this endpoint's limit of {max_uri} bytes"
+    query_string: bytes = scope.get("query_string", b"")
+    parameters = query_string.count(b"&") + query_string.count(b";") + 1 if query_string else 0
+    if parameters > config.max_parameters:
+        limit = config.max_parameters
+        return "too-many-parameters", 400, f"more than {limit} parameters in the URI, this endpoint's limit"
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    if len(headers) > config.max_headers:
+        return "too-many-headers", 431, f"more than {config.max_headers} header fields, this endpoint's limit"
+    size = sum(len(name) + len(value) for name, value in headers)
+    if size > config.max_header_bytes:
+        limit = config.max_header_bytes
+        return "headers-too-large", 431, f"the header fields are larger than this endpoint's limit of {limit} bytes"
+    lengths = [value for name, value in headers if name.lower() == b"content-length"]
+    if lengths:
+        if len(set(lengths)) > 1 or not lengths[0].isdigit():
+            return "bad-content-length", 400, "the Content-Length header is not one decimal number"
+        if int(lengths[0]) > body_limit(config):
+            return "body-too-large", 413, body_message(config)
+    return None
+
+
 class RequestLimits:
     """ASGI middleware enforcing the limits above."""
 
     def __init__(self, app: ASGIApp, config: Config) -> None:
         self.app = app
         self.config = config
-        self.max_uri = uri_limit(config)
         self.max_body = body_limit(config)
         self.in_flight: Counter[str] = Counter()
 
@@ -107,7 +140,7 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         client = scope[CLIENT] = client_address(scope)
-        refusal = self.check_head(scope)
+        refusal = head_refusal(scope, self.config)
         if refusal is not None:
             await self.refuse(scope, receive, send, *refusal)
             return
@@ -130,34 +163,8 @@ class RequestLimits:
                 if self.in_flight[client] <= 0:
                     del self.in_flight[client]
 
-    def check_head(self, scope: Scope) -> tuple[str, int, str] | None:
-        """Why the request line or headers are refused (reason, status, message), or None."""
-        uri = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
-        if uri > self.max_uri:
-            return "uri-too-long", 414, f"the URI is longer than this endpoint's limit of {self.max_uri} bytes"
-        query_string: bytes = scope.get("query_string", b"")
-        parameters = query_string.count(b"&") + query_string.count(b";") + 1 if query_string else 0
-        if parameters > self.config.max_parameters:
-            limit = self.config.max_parameters
-            return "too-many-parameters", 400, f"more than {limit} parameters in the URI, this endpoint's limit"
-        headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-        if len(headers) > self.config.max_headers:
-            limit = self.config.max_headers
-            return "too-many-headers", 431, f"more than {limit} header fields, this endpoint's limit"
-        size = sum(len(name) + len(value) for name, value in headers)
-        if size > self.config.max_header_bytes:
-            limit = self.config.max_header_bytes
-            return "headers-too-large", 431, f"the header fields are larger than this endpoint's limit of {limit} bytes"
-        lengths = [value for name, value in headers if name.lower() == b"content-length"]
-        if lengths:
-            if len(set(lengths)) > 1 or not lengths[0].isdigit():
-                return "bad-content-length", 400, "the Content-Length header is not one decimal number"
-            if int(lengths[0]) > self.max_body:
-                return "body-too-large", 413, self.body_message()
-        return None
-
     def body_message(self) -> str:
-        return f"the request body is larger than this endpoint's limit of {self.max_body} bytes"
+        return body_message(self.config)
 
     async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, counting the body's bytes as they arrive and bounding the time it takes."""
