@@ -16,11 +16,12 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from spacegraph import __version__, accesslog
 from spacegraph.config import Config
-from spacegraph.deref import LinkedDataRouter
+from spacegraph.deref import LinkedDataRouter, immutable
 from spacegraph.headers import SecurityHeaders
 from spacegraph.limits import RequestLimits
 from spacegraph.metrics import Metrics
 from spacegraph.operations import Observer, OperationsRouter, Options, document_errors
+from spacegraph.replay import Replay
 from spacegraph.sparql import SparqlRouter
 from spacegraph.store import Backend, make_backend
 
@@ -46,12 +47,21 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         if not chosen.started:
             await chosen.start()
         app.state.backend = chosen
+        app.state.immutable = immutable(chosen)  # an embedded graph: its answers may be replayed
         try:
             yield
         finally:
             await chosen.close()
 
-    app = FastAPI(title="spacegraph", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's OpenTelemetry bridge is off: our metrics are Prometheus's, and asking whether a tracer is
+    # configured cost a fifth of a replayed answer's time.
+    app = FastAPI(
+        title="spacegraph",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.config = config
     app.include_router(SparqlRouter(config))
     metrics = Metrics()
@@ -70,6 +80,9 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         max_age=86400,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        Replay, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
+    )  # just inside the metrics and the log: a replayed answer is counted and logged like any other
     app.add_middleware(Observer, config=config, metrics=metrics, routes=app)  # outermost: sees every answer
     accesslog.install(config.access_log)
     document_errors(app)  # last: every route is in place

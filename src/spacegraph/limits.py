@@ -19,7 +19,8 @@ client address
 How queries in flight are counted: a request to a query route (``QUERY_PATHS``: ``/sparql``, ``/store``;
 every method but ``OPTIONS``) holds one slot of its client address from the moment its headers have
 arrived until its answer has been sent or it fails, whether it is evaluated, answered from the cache or
-refused by the routes. The address is the connection's peer, or the address a trusted reverse proxy put
+refused by the routes; an answer ``replay`` sends again as it kept it never gets this far (it holds
+nothing and is sent at once). The address is the connection's peer, or the address a trusted reverse proxy put
 in ``X-Forwarded-For`` (uvicorn's ``--forwarded-allow-ips``, by default 127.0.0.1 and ::1 only). A
 request over the limit gets 429 at once, with ``Retry-After`` set to the query time limit: by then every
 query of that address has ended. Each rejection is recorded in the scope (``REJECTED``) for the metrics

@@ -6,6 +6,7 @@
 ``spacegraph_http_requests_in_flight``                requests being answered now
 ``spacegraph_query_timeouts_total``                   queries stopped at the time limit (answered 504)
 ``spacegraph_rejected_requests_total``                requests refused, by reason (limits, busy, forbidden…)
+``spacegraph_replayed_responses_total``               answers sent again as kept (``replay``), no app run
 ``spacegraph_graph_triples``                          triples in the default graph (the union), once known
 ``spacegraph_query_workers_replaced_total``           evaluation processes killed and replaced
 ``spacegraph_info``                                   version and the served data's fingerprint
@@ -72,6 +73,8 @@ class Metrics:
             "spacegraph_http_request_duration_seconds", "Time from the request's headers to the answer's last byte.",
             ["route"], buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.counters: dict[tuple[str, str, int], Counter] = {}
+        self.histograms: dict[str, Histogram] = {}
         self.in_flight = Gauge("spacegraph_http_requests_in_flight", "Requests being answered.", registry=self.registry)
         self.timeouts = Counter(
             "spacegraph_query_timeouts", "Queries stopped at the time limit.", registry=self.registry
@@ -79,6 +82,10 @@ class Metrics:
         self.rejected = Counter(
             "spacegraph_rejected_requests", "Requests refused, by reason.", ["reason"], registry=self.registry
         )
+        self.replayed = Counter(
+            "spacegraph_replayed_responses", "Answers sent again as they were kept, without running the app.",
+            registry=self.registry,
+        )  # fmt: skip
         self.backend = BackendCollector()
         self.registry.register(self.backend)
         self.info = Info("spacegraph", "Version, and the served data's fingerprint.", registry=self.registry)
@@ -90,8 +97,15 @@ class Metrics:
 
     def observe(self, route: str, method: str, status: int, seconds: float, rejected: str | None) -> None:
         method = method if method in METHODS else "other"
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        labels = (route, method, status)
+        counter = self.counters.get(labels)
+        if counter is None:  # looking a child up by its labels costs more than counting
+            counter = self.counters[labels] = self.requests.labels(route, method, str(status))
+        counter.inc()
+        histogram = self.histograms.get(route)
+        if histogram is None:
+            histogram = self.histograms[route] = self.latency.labels(route)
+        histogram.observe(seconds)
         if status == 504:
             self.timeouts.inc()
         reason = rejected or REASONS.get(status)
