@@ -153,8 +153,14 @@ BackendDependency = Annotated[Backend, Depends(get_backend)]
 # --- Shared state: rendered pages and descriptions, kept while the data is the same ---------------------
 
 
+def immutable(backend: Backend) -> bool:
+    """Whether the backend's data is known not to change while we serve it (the embedded engine's is)."""
+    return backend.fingerprint is not None
+
+
 class SiteState:
-    """Caches of one server: descriptions, the index, the ontology and its shapes, pictures, the ontology page."""
+    """Caches of one server: descriptions, the index, the ontology and its shapes, pictures, the ontology page.
+    Kept only for a backend whose data cannot change (a fingerprint); an external store is asked each time."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -169,25 +175,30 @@ class SiteState:
         self.lock = asyncio.Lock()
 
     async def describe(self, backend: Backend, iri: str) -> Description:
-        found = self.descriptions.get(iri)
+        found = self.descriptions.get(iri) if immutable(backend) else None
         if found is None:
             found = await describe(backend, iri, self.config.max_rows)
-            self.descriptions.put(iri, found)
+            if immutable(backend):
+                self.descriptions.put(iri, found)
         return found
 
     async def get_index(self, backend: Backend) -> Index:
+        if not immutable(backend):
+            return await index(backend)
         if self.index is None:
             self.index = await index(backend)
         return self.index
 
     async def get_ontology(self, backend: Backend) -> tuple[list[ox.Triple], list[ox.Triple]]:
+        if not immutable(backend):
+            return await ontology_and_shapes(backend)
         if self.ontology is None:
             self.ontology = await ontology_and_shapes(backend)
         return self.ontology
 
     async def picture(self, description: Description, labels: Labels, site: Site, backend: Backend) -> str | None:
         key = (description.iri, site.language, site.root + ("?" if site.explicit else ""))
-        svg = self.pictures.get(key)
+        svg = self.pictures.get(key) if immutable(backend) else None
         if svg is None:
             nodes, edges = neighbourhood(description, labels, site, await self.get_index(backend))
             if len(nodes) < 2:
@@ -197,7 +208,8 @@ class SiteState:
             except SpacegraphError as error:
                 log.warning("no neighbourhood picture for %s: %s", description.iri, error)
                 return None
-            self.pictures.put(key, svg)
+            if immutable(backend):
+                self.pictures.put(key, svg)
         return svg
 
 
@@ -353,10 +365,11 @@ class LinkedDataRouter(APIRouter):
         site = self.site(request)
         ontology, shapes = await self.state.get_ontology(backend)
         if description.iri == ONTOLOGY_IRI:
-            model = self.state.ontology_pages.get(site)
+            model = self.state.ontology_pages.get(site) if immutable(backend) else None
             if model is None:
                 model = ontology_page(ontology, shapes, site)
-                self.state.ontology_pages.put(site, model)
+                if immutable(backend):
+                    self.state.ontology_pages.put(site, model)
             diagram = self.state.publication.path(DIAGRAM_FILE)
             return self.state.pages.render(
                 "ontology.html",
