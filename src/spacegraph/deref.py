@@ -142,7 +142,9 @@ def head_or(request: Request, response: Response) -> Response:
     return response
 
 
-def get_backend(request: Request) -> Backend:
+async def get_backend(request: Request) -> Backend:
+    """The app's backend. A coroutine: FastAPI runs a plain function dependency in a thread, which cost
+    a thread hop on every request."""
     backend: Backend = request.app.state.backend
     return backend
 

@@ -41,17 +41,17 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from spacegraph import __version__
 from spacegraph.config import Config
 from spacegraph.conneg import bare, by_name, media_types, negotiate
-from spacegraph.deref import prefers_html, query_ui
+from spacegraph.deref import BackendDependency, prefers_html, query_ui
 from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, RdfFormat, ResultsFormat
 from spacegraph.limits import too_deep
 from spacegraph.namespaces import PREFIXES
@@ -232,14 +232,6 @@ def graph_iris(iris: tuple[str, ...] | None) -> str | None:
         except ValueError as error:
             return f"not a valid graph IRI: {iri!r} ({error})"
     return None
-
-
-def get_backend(request: Request) -> Backend:
-    backend: Backend = request.app.state.backend
-    return backend
-
-
-BackendDependency = Annotated[Backend, Depends(get_backend)]
 
 
 def parameter(name: str, description: str, many: bool = False) -> dict[str, Any]:
