@@ -1,5 +1,5 @@
-"""The query mix, and the two ways of driving it: one client in turn (latency) and several client processes
-at once for a fixed time (throughput)."""
+"""The query mix, and the Python client driving it (the fallback when wrk is missing, ``bench/wrk.py``):
+one client in turn (latency) and several client processes at once for a fixed time (throughput)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ def send(client: httpx.Client, url: str, query: Query, marker: int | None) -> ht
     return client.get(url, params={"query": text}, headers=headers)
 
 
+def full_url(url: str, query: Query) -> str:
+    """The URL of ``send``'s GET without a marker, the query last (wrk's script appends markers to it)."""
+    return url if query.page else str(httpx.URL(url, params={"query": query.text}))
+
+
 def size_of(response: httpx.Response, query: Query) -> int:
     """Rows, triples, the boolean (1/0) or, for a page, bytes: a check that every server answers alike."""
     if query.page:
@@ -77,31 +82,47 @@ def size_of(response: httpx.Response, query: Query) -> int:
 
 @dataclass
 class Latency:
-    samples: list[float]
+    """Concurrency 1: answers measured, their median and p95 (ms), errors, and the answer's size."""
+
+    requests: int
+    median_ms: float
+    p95_ms: float
     errors: int
     size: int
 
-    def median_ms(self) -> float:
-        return statistics.median(self.samples) * 1000 if self.samples else float("nan")
 
-    def p95_ms(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000 if ordered else float("nan")
+@dataclass(frozen=True)
+class Probe:
+    size: int  # of the answer (-1 if no warm-up request got 200)
+    errors: int
+    seconds: float  # the median warm-up request's
+
+
+def probe(client: httpx.Client, url: str, query: Query, unique: bool) -> Probe:
+    """Three unmeasured warm-up requests."""
+    size, errors, times = -1, 0, []
+    for warm in range(3):
+        begin = time.perf_counter()
+        try:
+            response = send(client, url, query, -1 - warm if unique else None)
+        except httpx.HTTPError:
+            errors += 1
+            continue
+        times.append(time.perf_counter() - begin)
+        if response.status_code != 200:
+            errors += 1
+        else:
+            size = size_of(response, query)
+    return Probe(size, errors, statistics.median(times) if times else 0.0)
 
 
 def latency(url: str, query: Query, count: int, seconds: float, unique: bool, timeout: float) -> Latency:
-    """Concurrency 1: up to ``count`` requests in turn, stopping after ``seconds`` (at least one request),
-    after three unmeasured warm-up requests."""
+    """Concurrency 1 from this process (httpx): up to ``count`` requests in turn, stopping after ``seconds``
+    (at least one request), after three unmeasured warm-up requests."""
     samples: list[float] = []
-    errors = 0
-    size = -1
     with httpx.Client(timeout=timeout) as client:
-        for warm in range(3):
-            response = send(client, url, query, -1 - warm if unique else None)
-            if response.status_code != 200:
-                errors += 1
-            else:
-                size = size_of(response, query)
+        warm = probe(client, url, query, unique)
+        size, errors = warm.size, warm.errors
         deadline = time.monotonic() + seconds
         for number in range(count):
             begin = time.perf_counter()
@@ -117,7 +138,10 @@ def latency(url: str, query: Query, count: int, seconds: float, unique: bool, ti
                 errors += 1
             if time.monotonic() > deadline:
                 break
-    return Latency(samples, errors, size)
+    ordered = sorted(samples)
+    median = statistics.median(ordered) * 1000 if ordered else float("nan")
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000 if ordered else float("nan")
+    return Latency(len(samples), median, p95, errors, size)
 
 
 def _client(job: tuple[int, str, Query, float, float, bool, float]) -> tuple[int, int, float]:
@@ -129,7 +153,7 @@ def _client(job: tuple[int, str, Query, float, float, bool, float]) -> tuple[int
     with httpx.Client(timeout=timeout, headers=headers) as client:
         time.sleep(max(0.0, start_at - time.time()))
         begin = time.time()
-        marker = number * 10_000_000
+        marker = (number + 1) * 10_000_000  # apart from the latency run's markers
         while time.time() < end_at:
             marker += 1
             try:
@@ -156,11 +180,25 @@ class Throughput:
 
 
 class Clients:
-    """A pool of client processes, reused across runs; each opens its own httpx client per run."""
+    """The Python client: this process in turn for latency, and a pool of client processes, reused across
+    runs, for throughput; each opens its own httpx client per run."""
+
+    name = "processes"
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
         self.pool: Pool = multiprocessing.get_context("spawn").Pool(concurrency)
+
+    def describe(self, requests: int, latency_seconds: float, throughput_seconds: float) -> str:
+        return (
+            f"{self.concurrency} client processes (multiprocessing, `--client processes`), each its own httpx "
+            f"keep-alive client with its own X-Forwarded-For address, on the same machine as the servers (they "
+            f"cap the fastest server: use wrk); c1: one client, at most {requests} requests or {latency_seconds} s "
+            f"after 3 warm-up requests; concurrent run: {throughput_seconds} s"
+        )
+
+    def latency(self, url: str, query: Query, count: int, seconds: float, unique: bool, timeout: float) -> Latency:
+        return latency(url, query, count, seconds, unique, timeout)
 
     def throughput(self, url: str, query: Query, seconds: float, unique: bool, timeout: float) -> Throughput:
         start_at = time.time() + 0.2  # the jobs reach every client process, which then waits for this moment

@@ -4,14 +4,16 @@
     .venv/bin/python -m bench --size 100000        # a generated graph of our shape (bench/generate.py)
     .venv/bin/python -m bench --latency-seconds 5 --throughput-seconds 10   # longer runs
 
-Each server runs as its own process on a free port of 127.0.0.1 and is stopped at the end. For each query
-of the mix: median and p95 latency at concurrency 1 (one client, requests in turn, at most
-``--requests`` or ``--latency-seconds``), throughput at concurrency ``--concurrency`` for
-``--throughput-seconds`` (that many client *processes*, each with its own keep-alive httpx client, so that
-the Python client is not the bottleneck; they share the machine's cores with the server), errors, the
-server's resident memory (RSS of its process tree, from /proc, after the run) and the time from the
+Each configuration (``bench/servers.py``: spacegraph, spacegraph with ``--workers 2``, Oxigraph server,
+spacegraph→oxigraph fronting that Oxigraph server with ``--endpoint``, rdflib-endpoint) runs as its own
+processes on a free port of 127.0.0.1 and is stopped after its runs. For each query of the mix: median
+and p95 latency at concurrency 1 (one connection, requests in turn, at most ``--requests`` or
+``--latency-seconds``), throughput at concurrency ``--concurrency`` for ``--throughput-seconds``, errors,
+the server's resident memory (RSS of its process tree, from /proc, after the run) and the time from the
 start command to the first answer with the data loaded (for Oxigraph server: start, POST /store of the
-N-Quads, first answer). Writes ``bench/results/<label>.csv`` and ``.md``; exit status 1 if any error.
+N-Quads, first answer). The client is wrk (``bench/wrk.py``, so that the client does not cap the fastest
+server), or Python client processes (``--client processes``, the fallback when wrk is missing). Writes
+``bench/results/<label>.csv`` and ``.md`` with ratios between configurations; exit status 1 if any error.
 """
 
 from __future__ import annotations
@@ -27,13 +29,36 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bench.generate import generate
-from bench.mix import MIX, Clients, latency, url_for
-from bench.servers import NAMES, BenchError, Running, start, versions
+from bench.mix import MIX, Clients, Latency, Query, Throughput, url_for
+from bench.servers import (
+    ALIASES,
+    CLIENT_QUERIES,
+    FRONTED,
+    NAMES,
+    OXIGRAPH,
+    RDFLIB,
+    SPACEGRAPH,
+    TWO_WORKERS,
+    BenchError,
+    Running,
+    start,
+    versions,
+)
+from bench.wrk import WrkClient, WrkError, find
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+# (configuration, over, what the ratio tells): throughput and latency ratios per query and their geometric mean.
+COMPARISONS = (
+    (SPACEGRAPH, OXIGRAPH, "spacegraph against Oxigraph server"),
+    (SPACEGRAPH, RDFLIB, "spacegraph against rdflib-endpoint"),
+    (FRONTED, OXIGRAPH, "the cost of the extra hop (spacegraph in front of Oxigraph server, against it alone)"),
+    (FRONTED, SPACEGRAPH, "fronting Oxigraph server against embedding pyoxigraph"),
+    (TWO_WORKERS, SPACEGRAPH, "scaling from 1 to 2 server processes (--workers 2)"),
+)
 COLUMNS = (
     "server",
     "query",
@@ -96,28 +121,42 @@ def quads_in(path: Path) -> int:
         return sum(1 for line in data if line.strip() and not line.startswith(b"#"))
 
 
-def measure(server: Running, clients: Clients, options: argparse.Namespace) -> list[Row]:
+class Client(Protocol):
+    """What drives the servers: ``bench.wrk.WrkClient`` or ``bench.mix.Clients``."""
+
+    name: str
+
+    def describe(self, requests: int, latency_seconds: float, throughput_seconds: float) -> str: ...
+
+    def latency(self, url: str, query: Query, count: int, seconds: float, unique: bool, timeout: float) -> Latency: ...
+
+    def throughput(self, url: str, query: Query, seconds: float, unique: bool, timeout: float) -> Throughput: ...
+
+    def close(self) -> None: ...
+
+
+def measure(server: Running, client: Client, options: argparse.Namespace) -> list[Row]:
     rows = []
     for query in MIX:
-        if query.page and server.name != "spacegraph":
+        if query.page and not server.name.startswith(SPACEGRAPH):
             continue
         if options.queries and query.name not in options.queries:
             continue
         url = url_for(server.sparql, server.base, query)
-        timed = latency(url, query, options.requests, options.latency_seconds, options.unique, options.timeout)
-        load = clients.throughput(url, query, options.throughput_seconds, options.unique, options.timeout)
+        timed = client.latency(url, query, options.requests, options.latency_seconds, options.unique, options.timeout)
+        load = client.throughput(url, query, options.throughput_seconds, options.unique, options.timeout)
         row = Row(
             server.name,
             query.name,
             timed.size,
-            len(timed.samples),
-            timed.median_ms(),
-            timed.p95_ms(),
+            timed.requests,
+            timed.median_ms,
+            timed.p95_ms,
             load.answers,
             load.per_second(),
             timed.errors + load.errors,
         )
-        print(f"  {server.name:<16} {query.name:<20} " + "  ".join(row.cells()[2:9]), flush=True)
+        print(f"  {server.name:<20} {query.name:<20} " + "  ".join(row.cells()[2:9]), flush=True)
         rows.append(row)
     rss = server.rss_mib()
     for row in rows:
@@ -126,51 +165,115 @@ def measure(server: Running, clients: Clients, options: argparse.Namespace) -> l
     return rows
 
 
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(value) for value in values) / len(values))
+
+
 def ratios(rows: list[Row]) -> list[list[str]]:
-    """spacegraph's throughput over each peer's, per query, and the geometric mean over the mix."""
+    """For each comparison whose two configurations ran: per query, the configuration's throughput over the
+    other's, the other's median latency over the configuration's (both > 1: the configuration does better)
+    and the difference of the medians in ms; then the geometric means of the ratios."""
     by = {(row.server, row.query): row for row in rows}
     table = []
-    peers = [name for name in NAMES[1:] if any(row.server == name for row in rows)]
-    queries = [q.name for q in MIX if not q.page and ("spacegraph", q.name) in by]
-    for peer in peers:
-        logs = []
-        for query in queries:
-            ours, theirs = by.get(("spacegraph", query)), by.get((peer, query))
-            if ours is None or theirs is None or theirs.c8_per_s <= 0 or ours.c8_per_s <= 0:
+    for config, over, _ in COMPARISONS:
+        throughputs, latencies = [], []
+        for query in (q.name for q in MIX):
+            ours, theirs = by.get((config, query)), by.get((over, query))
+            if ours is None or theirs is None or min(ours.c8_per_s, theirs.c8_per_s) <= 0:
                 continue
-            ratio = ours.c8_per_s / theirs.c8_per_s
-            latency_ratio = theirs.c1_median_ms / ours.c1_median_ms if ours.c1_median_ms > 0 else float("nan")
-            logs.append(math.log(ratio))
-            table.append([peer, query, f"{ratio:.2f}", f"{latency_ratio:.2f}"])
-        if logs:
-            table.append([peer, "geometric mean", f"{math.exp(sum(logs) / len(logs)):.2f}", ""])
+            throughput = ours.c8_per_s / theirs.c8_per_s
+            throughputs.append(throughput)
+            cells = [config, over, query, f"{throughput:.2f}", "", ""]
+            if ours.c1_median_ms > 0 and theirs.c1_median_ms > 0:  # not NaN, not 0
+                latencies.append(theirs.c1_median_ms / ours.c1_median_ms)
+                cells[4:] = [f"{latencies[-1]:.2f}", f"{ours.c1_median_ms - theirs.c1_median_ms:+.2f}"]
+            table.append(cells)
+        if throughputs:
+            latency_mean = f"{geometric_mean(latencies):.2f}" if latencies else ""
+            table.append([config, over, "geometric mean", f"{geometric_mean(throughputs):.2f}", latency_mean, ""])
     return table
+
+
+RATIO_COLUMNS = ("configuration", "over", "query", "throughput ratio", "latency ratio", "median difference ms")
+
+
+def ratio_note(rows: list[Row]) -> list[str]:
+    """What the ratios mean, and what each comparison that ran tells."""
+    ran = {row.server for row in rows}
+    return [
+        "Ratios: the configuration's throughput at concurrency 8 over the other's (> 1: it serves more), the",
+        "other's median latency at concurrency 1 over the configuration's (> 1: it answers sooner), and the",
+        "configuration's median minus the other's (ms; for spacegraph→oxigraph over oxigraph: the extra hop).",
+        "",
+    ] + [f"- {config} over {over}: {what}" for config, over, what in COMPARISONS if {config, over} <= ran]
 
 
 def markdown(header: list[str], rows: list[Row], ratio_rows: list[list[str]]) -> str:
     lines = [f"# spacegraph benchmark: {header[0]}", ""] + [f"- {line}" for line in header[1:]] + [""]
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    lines += [
-        "",
-        "Ratios: spacegraph's throughput at concurrency 8 over the peer's (> 1: spacegraph serves more), and the",
-        "peer's median latency at concurrency 1 over spacegraph's (> 1: spacegraph answers sooner).",
-        "",
-        "| peer | query | throughput ratio | latency ratio |",
-        "| --- | --- | --- | --- |",
-    ]
+    lines += ["", *ratio_note(rows), ""]
+    lines += ["| " + " | ".join(RATIO_COLUMNS) + " |", "|" + " --- |" * len(RATIO_COLUMNS)]
     lines += ["| " + " | ".join(cells) + " |" for cells in ratio_rows]
     return "\n".join(lines) + "\n"
 
 
 def text_table(rows: list[Row], ratio_rows: list[list[str]]) -> str:
-    grid = [list(COLUMNS)] + [row.cells() for row in rows]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(COLUMNS))]
-    out = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)) for line in grid]
-    out.append("")
-    out.append("spacegraph / peer: throughput ratio (c8), latency ratio (peer median / ours, c1)")
-    out += [f"  {peer:<16} {query:<20} {r:>8} {lr:>8}" for peer, query, r, lr in ratio_rows]
+    def grid(columns: tuple[str, ...], lines: list[list[str]]) -> list[str]:
+        cells = [list(columns), *lines]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+        return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in cells]
+
+    out = grid(COLUMNS, [row.cells() for row in rows])
+    out += ["", *ratio_note(rows), ""]
+    out += grid(RATIO_COLUMNS, ratio_rows)
     return "\n".join(out)
+
+
+def configuration(value: str) -> str:
+    """--servers takes the names, or ASCII aliases of the two with a symbol."""
+    return ALIASES.get(value, value)
+
+
+def choose_client(options: argparse.Namespace, parser: argparse.ArgumentParser) -> Client:
+    executable = find()
+    if options.client == "wrk" and executable is None:
+        parser.error("--client wrk: wrk is not installed (Debian: apt-get install wrk)")
+    if options.client == "processes" or executable is None:
+        if options.client is None:
+            print("wrk is not installed (Debian: apt-get install wrk): Python client processes instead", flush=True)
+        return Clients(options.concurrency)
+    return WrkClient(executable, options.concurrency)
+
+
+def run_all(data: Path, work: Path, client: Client, options: argparse.Namespace) -> list[Row]:
+    """Every chosen configuration in turn (NAMES's order). Oxigraph server stays up for spacegraph→oxigraph
+    (started unmeasured if oxigraph itself was not chosen); everything is stopped at the end."""
+    rows: list[Row] = []
+    chosen = [name for name in NAMES if name in options.servers]
+    upstream: Running | None = None
+    try:
+        for name in chosen:
+            if name == FRONTED and upstream is None:
+                print(f"starting {OXIGRAPH} (for {FRONTED}, not measured)…", flush=True)
+                upstream = start(OXIGRAPH, data, work, options.start_timeout)
+            print(f"starting {name}…", flush=True)
+            server = start(name, data, work, options.start_timeout, upstream)
+            if name == OXIGRAPH and FRONTED in chosen:
+                upstream = server
+            print(f"  first answer after {server.first_answer_s:.2f} s, {server.rss_mib():.1f} MiB", flush=True)
+            try:
+                rows += measure(server, client, options)
+            finally:
+                if server is not upstream:
+                    server.stop()
+            if name == FRONTED and upstream is not None:
+                upstream.stop()
+                upstream = None
+    finally:
+        if upstream is not None:
+            upstream.stop()
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,12 +281,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=None, help="N-Quads to serve (default: dist/spacegraph.nq)")
     parser.add_argument("--size", type=int, default=None, help="generate a graph of this many quads and serve it")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated graph")
-    parser.add_argument("--servers", nargs="+", choices=NAMES, default=list(NAMES))
+    parser.add_argument(
+        "--servers",
+        nargs="+",
+        type=configuration,
+        choices=NAMES,
+        default=list(NAMES),
+        help="configurations to run (spacegraph-x2 and spacegraph-oxigraph also name the two with a symbol)",
+    )
     parser.add_argument("--queries", nargs="+", choices=[q.name for q in MIX], default=None)
-    parser.add_argument("--requests", type=int, default=200, help="at most this many at concurrency 1")
-    parser.add_argument("--latency-seconds", type=float, default=2.0, help="at most this long at concurrency 1")
-    parser.add_argument("--throughput-seconds", type=float, default=3.0, help="length of the concurrent run")
-    parser.add_argument("--concurrency", type=int, default=8, help="client processes in the concurrent run")
+    parser.add_argument(
+        "--requests", type=int, default=200, help="at most this many at concurrency 1 (client processes only)"
+    )
+    parser.add_argument(
+        "--latency-seconds", type=float, default=2.0, help="at most this long at concurrency 1 (wrk: whole seconds)"
+    )
+    parser.add_argument(
+        "--throughput-seconds", type=float, default=3.0, help="length of the concurrent run (wrk: whole seconds)"
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="connections (or client processes) at once")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "processes"),
+        default=None,
+        help="wrk (the default when installed) or Python client processes (the fallback)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="per request, s")
     parser.add_argument("--start-timeout", type=float, default=600.0, help="per server, start to first answer")
     parser.add_argument("--unique", action="store_true", help="make every query text unique (defeats caches)")
@@ -203,10 +325,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{flag} is out of its range")
     if options.data is not None and options.size is not None:
         parser.error("--data and --size exclude each other")
-    if options.concurrency != 8:
-        columns_note = f"c8 columns are at concurrency {options.concurrency}"
-    else:
-        columns_note = "c8: concurrency 8"
+    columns_note = "" if options.concurrency == 8 else f"; the c8 columns are at concurrency {options.concurrency}"
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         work = Path(scratch)
         if options.size is not None:
@@ -225,37 +344,34 @@ def main(argv: list[str] | None = None) -> None:
             label = options.label or ("real" if options.data is None else data.stem)
         quads = quads_in(data)
         found = versions()
+        client = choose_client(options, parser)
+        if isinstance(client, WrkClient):
+            found["wrk"] = client.version
         date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         header = [
             f"{label}, {quads} quads ({data.name})",
             f"date: {date}",
             f"machine: {machine()}",
             "versions: " + ", ".join(f"{name} {value}" for name, value in found.items()),
-            f"client: {options.concurrency} client processes (multiprocessing), each its own httpx keep-alive "
-            f"client, on the same machine as the servers; c1: one client, at most {options.requests} requests "
-            f"or {options.latency_seconds} s after 3 warm-up requests; {columns_note}, "
-            f"{options.throughput_seconds} s",
+            "client: "
+            + client.describe(options.requests, options.latency_seconds, options.throughput_seconds)
+            + columns_note,
+            f"servers: spacegraph serve with --client-queries {CLIENT_QUERIES} (the default, 2 queries in flight per "
+            "client address, would refuse connections that all come from 127.0.0.1) and its default 2 query "
+            f"workers per server process; {TWO_WORKERS}: --workers 2; spacegraph→oxigraph: --endpoint of the "
+            "Oxigraph server measured before it (already loaded: its first_answer_s is spacegraph's start only)",
             "queries: " + ("each text unique (caches defeated)" if options.unique else "the same text repeated"),
-            "size: rows, triples, boolean (1/0) or page bytes; rss_mib: the server's process tree after its run",
+            "size: rows, triples, boolean (1/0) or page bytes; rss_mib: the server's process tree after its run "
+            "(spacegraph→oxigraph: with Oxigraph server's)",
         ]
         print("\n".join(header), flush=True)
-        rows: list[Row] = []
-        clients = Clients(options.concurrency)
         try:
-            for name in options.servers:
-                print(f"starting {name}…", flush=True)
-                try:
-                    server = start(name, data, work, options.start_timeout)
-                except BenchError as error:
-                    print(f"error: {error}", file=sys.stderr)
-                    sys.exit(1)
-                print(f"  first answer after {server.first_answer_s:.2f} s, {server.rss_mib():.1f} MiB", flush=True)
-                try:
-                    rows += measure(server, clients, options)
-                finally:
-                    server.stop()
+            rows = run_all(data, work, client, options)
+        except (BenchError, WrkError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
         finally:
-            clients.close()
+            client.close()
     ratio_rows = ratios(rows)
     print()
     print(text_table(rows, ratio_rows))

@@ -1,8 +1,18 @@
-"""The three servers under test, each started as its own process on a free port of 127.0.0.1 with the same
-N-Quads, timed from the command to the first answer with the data loaded, and stopped at the end."""
+"""The configurations under test, each started as its own process on a free port of 127.0.0.1 with the same
+N-Quads, timed from the command to the first answer with the data loaded, and stopped at the end:
+
+- ``SPACEGRAPH``: ``spacegraph serve --data`` (one server process, its two query workers);
+- ``TWO_WORKERS``: the same with ``--workers 2`` (two server processes, each with two query workers);
+- ``OXIGRAPH``: Oxigraph server, the N-Quads POSTed to its ``/store``;
+- ``FRONTED``: ``spacegraph serve --endpoint`` in front of that Oxigraph server (the extra hop);
+- ``RDFLIB``: rdflib-endpoint (``bench/rdflib_server.py``).
+
+Every spacegraph runs with ``--client-queries 64``: all of wrk's connections come from 127.0.0.1, which the
+default (2 queries in flight per client address, then 429) would refuse."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +27,16 @@ from bench.load import free_port, rss_kib
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("spacegraph", "oxigraph", "rdflib-endpoint")
+SPACEGRAPH = "spacegraph"
+TWO_WORKERS = "spacegraph×2"  # noqa: RUF001 (the sign is meant)
+OXIGRAPH = "oxigraph"
+FRONTED = "spacegraph→oxigraph"
+RDFLIB = "rdflib-endpoint"
+NAMES = (SPACEGRAPH, TWO_WORKERS, OXIGRAPH, FRONTED, RDFLIB)  # the order of the runs
+ALIASES = {"spacegraph-x2": TWO_WORKERS, "spacegraph-oxigraph": FRONTED}  # for typing --servers
+SLUGS = {TWO_WORKERS: "spacegraph-x2", FRONTED: "spacegraph-oxigraph"}  # for file names
+CLIENT_QUERIES = 64
+SPACEGRAPH_OPTIONS = ["--client-queries", str(CLIENT_QUERIES), "--access-log", "off", "--log-level", "warning"]
 
 
 class BenchError(Exception):
@@ -33,9 +52,12 @@ class Running:
     first_answer_s: float
     log: Path
     cleanup: list[tempfile.TemporaryDirectory[str]] = field(default_factory=list)
+    upstream: Running | None = None  # the store it fronts, started and stopped apart
 
     def rss_mib(self) -> float:
-        return rss_kib(self.process.pid) / 1024
+        """Resident memory of its process tree, and of the store it fronts."""
+        own = rss_kib(self.process.pid) / 1024
+        return own + (self.upstream.rss_mib() if self.upstream else 0.0)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -64,24 +86,62 @@ def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float,
     raise BenchError(f"{url} did not answer within {seconds} s; see {log}")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the process and its descendants, in seconds (Linux /proc)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+        pending += [int(child) for child in children]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def settle(process: subprocess.Popen[bytes], seconds: float, window: float = 0.5, share: float = 0.1) -> bool:
+    """Wait (at most ``seconds``) until the process tree uses under ``share`` of a core over ``window``
+    seconds: after the first answer, other processes (the second server process of ``--workers 2``, a
+    second query worker) may still be loading the graph. False if it never did."""
+    deadline = time.monotonic() + seconds
+    before = _cpu_seconds(process.pid)
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(window)
+        after = _cpu_seconds(process.pid)
+        if after - before < share * window:
+            return True
+        before = after
+    return False
+
+
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(command, stdout=output, stderr=output, cwd=ROOT)
 
 
-def start(name: str, data: Path, logs: Path, wait_s: float) -> Running:
-    """Start one server on ``data`` and wait (at most ``wait_s``) for its first answer with the data."""
+def start(name: str, data: Path, logs: Path, wait_s: float, upstream: Running | None = None) -> Running:
+    """Start one configuration on ``data`` and wait (at most ``wait_s``) for its first answer with the
+    data; ``spacegraph→oxigraph`` fronts ``upstream``, a running Oxigraph server already holding it."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = logs / f"{name}.log"
+    log = logs / f"{SLUGS.get(name, name)}.log"
     ask = {"params": {"query": "ASK { ?s ?p ?o }"}}
     cleanup: list[tempfile.TemporaryDirectory[str]] = []
     begin = time.perf_counter()
-    if name == "spacegraph":
-        command = [str(BIN / "spacegraph"), "serve", "--data", str(data), "--port", str(port)]
-        process = _spawn([*command, "--access-log", "off", "--log-level", "warning"], log)
-        sparql = f"{base}/sparql"
-    elif name == "oxigraph":
+    serve = [str(BIN / "spacegraph"), "serve", "--port", str(port), *SPACEGRAPH_OPTIONS]
+    sparql = f"{base}/sparql"
+    if name == SPACEGRAPH:
+        process = _spawn([*serve, "--data", str(data)], log)
+    elif name == TWO_WORKERS:
+        process = _spawn([*serve, "--data", str(data), "--workers", "2"], log)
+    elif name == FRONTED:
+        if upstream is None or upstream.name != OXIGRAPH:
+            raise BenchError(f"{FRONTED} needs a running Oxigraph server")
+        process = _spawn([*serve, "--endpoint", upstream.sparql], log)
+    elif name == OXIGRAPH:
         folder = tempfile.TemporaryDirectory(prefix="bench-oxigraph-")
         cleanup.append(folder)
         command = [str(BIN / "oxigraph"), "serve", "--location", folder.name, "--bind", f"127.0.0.1:{port}"]
@@ -100,18 +160,18 @@ def start(name: str, data: Path, logs: Path, wait_s: float) -> Running:
             process.wait(timeout=10)
             folder.cleanup()
             raise
-    elif name == "rdflib-endpoint":
+    elif name == RDFLIB:
         process = _spawn([sys.executable, "-m", "bench.rdflib_server", str(data), str(port)], log)
-        sparql = f"{base}/sparql"
     else:
         raise BenchError(f"unknown server {name!r}; known: {', '.join(NAMES)}")
-    running = Running(name, process, base, sparql, 0.0, log, cleanup)
+    running = Running(name, process, base, sparql, 0.0, log, cleanup, upstream if name == FRONTED else None)
     try:
         _wait(sparql, process, log, wait_s, **ask)
     except BaseException:
         running.stop()
         raise
     running.first_answer_s = time.perf_counter() - begin
+    settle(process, wait_s)
     return running
 
 

@@ -1,44 +1,151 @@
-"""The benchmark harness end to end with tiny bounds: three real servers on 127.0.0.1, the whole query mix,
-a table and its CSV and Markdown files, no errors, positive figures; and the generator's determinism."""
+"""The benchmark harness end to end with tiny bounds: real servers on 127.0.0.1, driven by wrk in every
+configuration and by the fallback Python client processes over the whole query mix, a table and its CSV and
+Markdown files, no errors, positive figures; wrk's script (unique texts, non-2xx answers counted as errors);
+and the generator's determinism."""
 
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyoxigraph as ox
 from bench.generate import generate
 from bench.mix import MIX
+from bench.wrk import WrkClient, run
 
 ROOT = Path(__file__).resolve().parents[1]
+WRK = shutil.which("wrk")
+COLUMNS = ("size", "c1_requests", "c1_median_ms", "c1_p95_ms", "c8_answers", "c8_per_s", "rss_mib", "first_answer_s")
+CONFIGURATIONS = ("spacegraph", "spacegraph×2", "oxigraph", "spacegraph→oxigraph", "rdflib-endpoint")  # noqa: RUF001
 
 
-def test_the_benchmark_runs_end_to_end(nquads: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "bench", "--data", str(nquads), "--label", "tiny", "--output", str(tmp_path)]
-    bounds = ["--requests", "5", "--latency-seconds", "0.3", "--throughput-seconds", "0.5", "--concurrency", "2"]
-    done = subprocess.run([*command, *bounds], cwd=ROOT, capture_output=True, text=True, timeout=120)
+def bench(*arguments: str, output: Path) -> tuple[str, list[str], list[dict[str, str]], str]:
+    """Run ``python -m bench`` on the project's graph; its output, the CSV's header and rows, the Markdown."""
+    command = [sys.executable, "-m", "bench", "--label", "tiny", "--output", str(output), *arguments]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "geometric mean" in done.stdout
-    lines = (tmp_path / "tiny.csv").read_text(encoding="utf-8").splitlines()
+    lines = (output / "tiny.csv").read_text(encoding="utf-8").splitlines()
     header = [line for line in lines if line.startswith("#")]
-    assert any("machine: " in line and "cores" in line for line in header)
-    assert any("rdflib-endpoint" in line and "pyoxigraph" in line and "Python" in line for line in header)
     rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
-    queries = [q.name for q in MIX if not q.page]
-    expected = {(server, q) for server in ("spacegraph", "oxigraph", "rdflib-endpoint") for q in queries}
-    assert {(row["server"], row["query"]) for row in rows} == expected | {("spacegraph", "page /id/jaxa.html")}
     for row in rows:
         assert row["errors"] == "0", row
-        for column in ("size", "c1_requests", "c1_median_ms", "c1_p95_ms", "c8_answers", "c8_per_s", "rss_mib"):
+        for column in COLUMNS:
             assert float(row[column]) > 0, (column, row)
-        assert float(row["first_answer_s"]) > 0
+    assert any("machine: " in line and "cores" in line for line in header)
+    assert any("rdflib-endpoint" in line and "pyoxigraph" in line and "Python" in line for line in header)
+    return done.stdout, header, rows, (output / "tiny.md").read_text(encoding="utf-8")
+
+
+def same_sizes(rows: list[dict[str, str]], servers: tuple[str, ...], queries: list[str]) -> None:
+    """Every server gives the same number of rows (or triples, or the same boolean, or page bytes)."""
     sizes = {(row["server"], row["query"]): row["size"] for row in rows}
-    for q in queries:  # every server gives the same number of rows (or triples, or the same boolean)
-        assert sizes["spacegraph", q] == sizes["oxigraph", q] == sizes["rdflib-endpoint", q], q
-    markdown = (tmp_path / "tiny.md").read_text(encoding="utf-8")
-    assert "| server | query |" in markdown and "geometric mean" in markdown
+    for query in queries:
+        assert len({sizes[server, query] for server in servers if (server, query) in sizes}) == 1, query
+
+
+def test_wrk_drives_every_configuration(nquads: Path, tmp_path: Path) -> None:
+    assert WRK, "Debian's wrk is needed: apt-get install wrk"
+    queries = ["point lookup", "page /id/jaxa.html"]
+    bounds = ["--latency-seconds", "1", "--throughput-seconds", "1", "--unique"]
+    stdout, header, rows, markdown = bench(
+        "--data", str(nquads), "--client", "wrk", "--queries", *queries, *bounds, output=tmp_path
+    )
+    assert any(line.startswith("# client: wrk ") and "-t2 -c8" in line and "-t1 -c1" in line for line in header)
+    assert any("--client-queries 64" in line for line in header)
+    expected = {(server, "point lookup") for server in CONFIGURATIONS}
+    expected |= {(server, "page /id/jaxa.html") for server in CONFIGURATIONS if server.startswith("spacegraph")}
+    assert {(row["server"], row["query"]) for row in rows} == expected
+    same_sizes(rows, CONFIGURATIONS, queries)
+    for configuration, over in [
+        ("spacegraph", "oxigraph"),
+        ("spacegraph", "rdflib-endpoint"),
+        ("spacegraph→oxigraph", "oxigraph"),  # the extra hop
+        ("spacegraph×2", "spacegraph"),  # noqa: RUF001 (1 → 2 server processes)
+    ]:
+        assert f"| {configuration} | {over} | geometric mean |" in markdown, (configuration, over)
+    assert "geometric mean" in stdout
+
+
+def test_client_processes_run_the_whole_mix(nquads: Path, tmp_path: Path) -> None:
+    servers = ("spacegraph", "oxigraph", "rdflib-endpoint")
+    bounds = ["--requests", "5", "--latency-seconds", "0.3", "--throughput-seconds", "0.5", "--concurrency", "2"]
+    stdout, header, rows, markdown = bench(
+        "--data", str(nquads), "--client", "processes", "--servers", *servers, *bounds, output=tmp_path
+    )
+    assert any(line.startswith("# client: 2 client processes") for line in header)
+    queries = [q.name for q in MIX if not q.page]
+    expected = {(server, q) for server in servers for q in queries}
+    assert {(row["server"], row["query"]) for row in rows} == expected | {("spacegraph", "page /id/jaxa.html")}
+    same_sizes(rows, servers, queries)
+    assert "geometric mean" in stdout
+    assert "| configuration | over | query |" in markdown and "| spacegraph | oxigraph | geometric mean |" in markdown
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers 200 on keep-alive connections, or 302 under /moved (a status wrk itself does not count)."""
+
+    protocol_version = "HTTP/1.1"
+    paths: list[str]
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        self.send_response(302 if self.path.startswith("/moved") else 200)
+        self.send_header("Content-Length", "2")
+        self.send_header("Location", "/")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def recorder() -> Iterator[tuple[str, list[str]]]:
+    paths: list[str] = []
+    handler = type("Handler", (Recorder,), {"paths": paths})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", paths
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_wrk_script_sends_unique_texts_and_counts_non_2xx(tmp_path: Path) -> None:
+    assert WRK, "Debian's wrk is needed: apt-get install wrk"
+    with recorder() as (base, paths):
+        figures = run(WRK, f"{base}/sparql?query=ASK%20%7B%7D", "*/*", connections=2, seconds=1, timeout=5, unique=True)
+        assert figures.requests > 10 and figures.errors == 0 and figures.answers == figures.requests
+        assert figures.median_ms > 0 and figures.p95_ms >= figures.median_ms
+        assert len(set(paths)) == len(paths) >= figures.requests  # two threads, each its own counter
+        assert all(path.startswith("/sparql?query=ASK%20%7B%7D%0A%23%20r") for path in paths), paths[:3]
+        moved = run(WRK, f"{base}/moved", "*/*", connections=2, seconds=1, timeout=5)
+        assert moved.requests > 10 and moved.non2xx == moved.requests and moved.errors == moved.requests
+        assert moved.answers == 0
+
+
+def test_wrk_runs_last_long_enough_for_slow_queries() -> None:
+    """wrk drops the answers in flight when its time is up: a slow query gets three warm-up requests' time
+    per connection, at most the request timeout."""
+    assert WRK, "Debian's wrk is needed: apt-get install wrk"
+    client, query = WrkClient(WRK, 8), MIX[0]
+    assert client.seconds("http://x/sparql", query, 3, 8, 60) == 3  # no warm-up seen: as asked
+    client.warm_up_s["http://x/sparql", query.name] = 0.5
+    assert client.seconds("http://x/sparql", query, 1, 1, 60) == 1.5
+    assert client.seconds("http://x/sparql", query, 3, 8, 60) == 12
+    assert client.seconds("http://x/sparql", query, 3, 8, 5) == 5
+    client.warm_up_s["http://x/sparql", query.name] = 0.001
+    assert client.seconds("http://x/sparql", query, 3, 8, 60) == 3
 
 
 def test_the_generator_is_deterministic_and_exact(nquads: Path, tmp_path: Path) -> None:
