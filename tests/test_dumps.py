@@ -738,6 +738,23 @@ def test_pyld_never_fetches_while_writing_json_ld() -> None:
     assert listener.connections == 0
 
 
+def test_json_ld_keeps_every_term_as_it_is() -> None:
+    """The writer hands pyld the terms themselves: pyld's N-Quads parser undoes only some escapes, and in
+    an order that would turn a backslash written before an n into a line break."""
+    x, p = ox.NamedNode("https://w3id.org/spacegraph/id/x"), ox.NamedNode("http://example.org/p")
+    texts = ["back\\n slash \\", 'tab\t "quote"', "bell\b feed\f \x01", "line\nbreak\r"]
+    values: list[ox.NamedNode | ox.BlankNode | ox.Literal] = [ox.Literal(text) for text in texts]
+    values += [
+        ox.Literal("été", language="fr"),
+        ox.Literal("01", datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+        ox.BlankNode("b0"),
+    ]
+    triples = [ox.Triple(x, p, value) for value in values] + [ox.Triple(ox.BlankNode("b0"), p, x)]
+    written = dumps.json_ld(triples, dumps.read_context(dumps.CONTEXT))
+    expected = dumps.canonical(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
+    assert dumps.canonical(ox.parse(written, format=ox.RdfFormat.JSON_LD)) == expected
+
+
 def test_every_fault_has_a_fixture() -> None:
     names = {p.name for p in BROKEN.glob("build-*")}
     assert {

@@ -314,7 +314,25 @@ class SortedSubjects(TurtleSerializer):
         first = [p for p in self.predicateOrder if p in properties]
         return first + sorted((p for p in properties if p not in first), key=lambda p: self.sort_key(p, depth=0))
 
+    def reset(self) -> None:
+        # rdflib asks for the same prefixed names again and again, and the sorts for the same keys: each is
+        # worked out once per document (a reset starts one, with no prefix recorded as used yet).
+        super().reset()
+        self.pnames: dict[tuple[Node, bool], str | None] = {}
+        self.sort_keys: dict[tuple[Node, int], tuple[int, str]] = {}
+
+    def get_pname(self, uri: Node, gen_prefix: bool = True) -> str | None:
+        if (uri, gen_prefix) not in self.pnames:
+            self.pnames[uri, gen_prefix] = super().get_pname(uri, gen_prefix)
+        return self.pnames[uri, gen_prefix]
+
     def sort_key(self, node: Node, depth: int) -> tuple[int, str]:
+        key = self.sort_keys.get((node, depth))
+        if key is None:
+            key = self.sort_keys[node, depth] = self.compute_sort_key(node, depth)
+        return key
+
+    def compute_sort_key(self, node: Node, depth: int) -> tuple[int, str]:
         if isinstance(node, rdflib.URIRef):
             return (0, self.get_pname(node, gen_prefix=False) or node.n3())  # as it is written
         if not isinstance(node, BNode):
@@ -397,14 +415,35 @@ def rdfxml(triples: Sequence[ox.Triple], context: Mapping[str, Any] | None = Non
 
 
 def json_ld(triples: Sequence[ox.Triple], context: Mapping[str, Any] | None = None) -> bytes:
-    """pyld turns N-Triples into expanded JSON-LD, then compacts it with our context, which the file
-    carries inline so that it reads anywhere without fetching anything."""
+    """pyld turns the triples into expanded JSON-LD, then compacts it with our context, which the file
+    carries inline so that it reads anywhere without fetching anything.
+
+    pyld gets the triples as its RDF dataset, not as N-Triples: its N-Quads parser compares each line with
+    every triple before it (our triples are distinct already). What ``from_rdf`` gives is expanded, so
+    ``compact`` is told not to expand it again."""
     assert context is not None
-    lines = serialize(triples, ox.RdfFormat.N_TRIPLES).decode("utf-8")
+    dataset = {
+        "@default": [
+            {"subject": pyld_term(t.subject), "predicate": pyld_term(t.predicate), "object": pyld_term(t.object)}
+            for t in triples
+        ]
+    }
     options = {"documentLoader": no_remote_documents}
-    expanded = jsonld.from_rdf(lines, {"format": "application/n-quads", "useNativeTypes": False, **options})
-    compacted = jsonld.compact(expanded, dict(context), options)
+    expanded = jsonld.from_rdf(dataset, {"useNativeTypes": False, **options})
+    compacted = jsonld.compact(expanded, dict(context), {"skipExpansion": True, **options})
     return (json.dumps(compacted, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def pyld_term(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> dict[str, str]:
+    """A term as pyld's RDF dataset holds it: what pyld's N-Quads parser makes of its N-Triples."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "IRI", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "blank node", "value": f"_:{term.value}"}
+    if isinstance(term, ox.Literal):
+        language = {"language": term.language} if term.language else {}
+        return {"type": "literal", "datatype": term.datatype.value, **language, "value": term.value}
+    raise SpacegraphError("RDF 1.2 triple terms cannot be published yet")
 
 
 Writer = Callable[[Any, Mapping[str, Any]], bytes]  # (triples or quads, JSON-LD context) -> bytes
