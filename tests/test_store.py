@@ -7,6 +7,8 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,8 +21,9 @@ import pytest
 
 from spacegraph.config import Config
 from spacegraph.errors import SpacegraphError
+from spacegraph.pool import WorkerPool
 from spacegraph.store import Backend, EmbeddedBackend, Job, QueryError, RemoteBackend
-from spacegraph.workers import Settings, WorkerPool, data_files
+from spacegraph.workers import Settings, data_files
 from tests.servers import oxigraph_server
 from tests.test_sparql_support import (
     QUERIES,
@@ -321,6 +324,21 @@ def test_the_pool_closes_every_process(nquads: Path) -> None:
     for pid in asyncio.run(scenario()):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_worker_starts_without_asyncio_the_sources_or_an_http_client(nquads: Path) -> None:
+    """What a query worker imports to load the graph, in a fresh interpreter: not the pool's asyncio side,
+    nor the source loader (``graph.py``), nor httpx; it starts the sooner."""
+    code = (
+        "import sys\n"
+        "from spacegraph.security import die_with_parent, forbid_network\n"
+        "from spacegraph.workers import load_store, serve_forever\n"
+        f"load_store([{str(nquads)!r}])\n"
+        "print(' '.join(sys.modules))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    unwanted = {"asyncio", "httpx", "rdflib", "spacegraph.graph", "spacegraph.links", "spacegraph.pool"}
+    assert not set(output.split()) & unwanted
 
 
 def test_threads_are_not_left_behind(nquads: Path) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from spacegraph import __version__, dumps
+from spacegraph import __version__
 from spacegraph.errors import SpacegraphError
 from spacegraph.graph import PROJECT_ROOT, Sources, load
 from spacegraph.links import (
@@ -25,7 +25,11 @@ from spacegraph.links import (
     wikidata_statements,
 )
 from spacegraph.links import pending as pending_statements
-from spacegraph.validate import validate as run_validation
+
+# Each command imports what only it needs when it runs (rdflib and pyshacl for validate and build, pyld
+# for build, uvicorn and FastAPI for serve): serve starts sooner without the others.
+if TYPE_CHECKING:
+    from spacegraph.dumps import Build
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -57,6 +61,8 @@ def main() -> None:
 def validate(data: tuple[Path, ...], root: Path) -> None:
     """Validate the ontology and DATA (files or folders; default: the project's data/) with the SHACL
     shapes and the integrity checks, and print a report."""
+    from spacegraph.validate import validate as run_validation
+
     try:
         report = run_validation(load(Sources.in_project(root, data)))
     except SpacegraphError as error:
@@ -328,9 +334,11 @@ def serve(
         )
 
 
-def publish(root: Path, data: tuple[Path, ...], out: Path) -> dumps.Build:
+def publish(root: Path, data: tuple[Path, ...], out: Path) -> Build:
     """``spacegraph build`` of the project under ``root`` into ``out``; on bad data, the report and exit 1;
     on unreadable input, one line and exit 2."""
+    from spacegraph import dumps
+
     try:
         return dumps.build(
             Sources.in_project(root, data),

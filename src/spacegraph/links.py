@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import httpx
 import pyoxigraph as ox
 
 from spacegraph import __version__
@@ -221,6 +220,8 @@ SELECT ?item ?label ?description ?class ?redirect WHERE {
 
 def fetch_states(items: list[str], endpoint: str, timeout: float) -> dict[str, ItemState]:
     """Ask a SPARQL endpoint (Wikidata's, or a stand-in of the same shape) what it knows of each item."""
+    import httpx  # here: loading the graph, which reads the record, needs no HTTP client
+
     query = STATE_QUERY % " ".join(f"<{item}>" for item in items)
     try:
         response = httpx.post(

@@ -11,15 +11,15 @@ query UI.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import jinja2
 import pyoxigraph as ox
 
 from spacegraph import __version__
@@ -29,6 +29,9 @@ from spacegraph.graph import BASE, DEF, WIKIDATA_ENTITY
 from spacegraph.namespaces import PREFIXES, compact
 from spacegraph.publication import SUMS_FILE, Example, Publication, PublishedFile
 from spacegraph.store import Summary
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("en", "fr", "ja")
@@ -631,6 +634,8 @@ def json_script(document: object) -> str:
 
 
 def environment() -> jinja2.Environment:
+    import jinja2  # here: a server that has rendered no page yet (say, answering SPARQL) needs no Jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -675,8 +680,9 @@ class Chrome:
 class Pages:
     """Renders each page to a string."""
 
-    def __init__(self) -> None:
-        self.env = environment()
+    @functools.cached_property
+    def env(self) -> jinja2.Environment:
+        return environment()
 
     def render(self, template: str, chrome: Chrome, **context: Any) -> str:
         return self.env.get_template(template).render(

@@ -25,6 +25,7 @@ that fooled both checks could not open a connection (nor resolve a name).
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 import re
 import struct
@@ -61,25 +62,32 @@ _PN_LOCAL = rf"(?:[{_PN_CHARS_U}:0-9]|{_PLX})(?:(?:[{_PN_CHARS}.:]|{_PLX})*(?:[{
 _ECHAR = r"\\[tbnrf\\\"']"
 _UCHAR = r"\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}"
 
-_TOKEN = re.compile(
-    rf"""
-    (?P<ws>[\x20\t\r\n]+)
-  | (?P<comment>\#[^\r\n]*)
-  | (?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|{_UCHAR})*>)
-  | (?P<long1>'''(?:(?:'|'')?(?:[^'\\]|{_ECHAR}))*''')
-  | (?P<long2>\"\"\"(?:(?:"|"")?(?:[^"\\]|{_ECHAR}))*\"\"\")
-  | (?P<string1>'(?:[^'\\\n\r]|{_ECHAR})*')
-  | (?P<string2>"(?:[^"\\\n\r]|{_ECHAR})*")
-  | (?P<var>[?$][{_PN_CHARS_U}0-9][{_PN_CHARS_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*)
-  | (?P<bnode>_:[{_PN_CHARS_U}0-9](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?)
-  | (?P<pname>(?:{_PN_PREFIX})?:(?:{_PN_LOCAL})?)
-  | (?P<langtag>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)
-  | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)
-  | (?P<word>[{_PN_CHARS_BASE}][{_PN_CHARS}]*)
-  | (?P<punct>\^\^|&&|\|\||!=|<=|>=|[{{}}()\[\].,;=<>!+\-*/^|?$@])
-    """,
-    re.VERBOSE,
-)
+
+@functools.cache
+def token_pattern() -> re.Pattern[str]:
+    """The lexer's expression, compiled when first needed: its Unicode classes take tens of milliseconds
+    to compile, which a query worker that never meets a query mentioning SERVICE need not spend."""
+    return re.compile(
+        rf"""
+        (?P<ws>[\x20\t\r\n]+)
+      | (?P<comment>\#[^\r\n]*)
+      | (?P<iri><(?:[^<>"{{}}|^`\\\x00-\x20]|{_UCHAR})*>)
+      | (?P<long1>'''(?:(?:'|'')?(?:[^'\\]|{_ECHAR}))*''')
+      | (?P<long2>\"\"\"(?:(?:"|"")?(?:[^"\\]|{_ECHAR}))*\"\"\")
+      | (?P<string1>'(?:[^'\\\n\r]|{_ECHAR})*')
+      | (?P<string2>"(?:[^"\\\n\r]|{_ECHAR})*")
+      | (?P<var>[?$][{_PN_CHARS_U}0-9][{_PN_CHARS_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*)
+      | (?P<bnode>_:[{_PN_CHARS_U}0-9](?:[{_PN_CHARS}.]*[{_PN_CHARS}])?)
+      | (?P<pname>(?:{_PN_PREFIX})?:(?:{_PN_LOCAL})?)
+      | (?P<langtag>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)
+      | (?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)
+      | (?P<word>[{_PN_CHARS_BASE}][{_PN_CHARS}]*)
+      | (?P<punct>\^\^|&&|\|\||!=|<=|>=|[{{}}()\[\].,;=<>!+\-*/^|?$@])
+        """,
+        re.VERBOSE,
+    )
+
+
 _SERVICE = "service"
 _SILENT = "silent"
 _OPERAND_ENDS = {"var", "iri", "pname", "bnode", "long1", "long2", "string1", "string2", "number", "langtag", "word"}
@@ -119,12 +127,13 @@ def tokens(query: str) -> list[Token]:
     ``<`` is ambiguous inside an expression: after an operand within parentheses it may be "less
     than", and what a lexer takes for an IRI (``<?b)#>``) a parser may read as an operator, a
     variable and a comment. There, a would-be IRI holding ``#``, ``'`` or "service" is refused."""
+    pattern = token_pattern()
     found: list[Token] = []
     parens = [0]  # open parentheses, per brace level
     previous = ""
     position = 0
     while position < len(query):
-        match = _TOKEN.match(query, position)
+        match = pattern.match(query, position)
         if match is None or match.end() == position:
             line, column = place(query, position)
             raise ServiceRefused(f"cannot read the query at {line}:{column} to check its SERVICE calls")

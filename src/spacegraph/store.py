@@ -1,5 +1,5 @@
 """Query backends behind one small interface: the embedded pyoxigraph engine (evaluating in killable
-worker processes, see ``workers.py``) or a remote SPARQL 1.1 endpoint reached with httpx.
+worker processes, see ``workers.py`` and ``pool.py``) or a remote SPARQL 1.1 endpoint reached with httpx.
 
 Both take a ``Job`` (query text, protocol dataset, the formats negotiated for each kind of answer) and
 give an ``Answer`` (media type and bytes) or raise ``QueryError``, whose ``kind`` the HTTP layer turns
@@ -13,13 +13,14 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import httpx
 import pyoxigraph as ox
 
 from spacegraph.config import Config
 from spacegraph.conneg import bare
 from spacegraph.formats import rdf_format, results_format
+from spacegraph.pool import WorkerPool
 from spacegraph.security import looks_like_update, mentions_service
 from spacegraph.workers import (
     NEEDS_NETWORK,
@@ -29,10 +30,12 @@ from spacegraph.workers import (
     Job,
     QueryError,
     Settings,
-    WorkerPool,
     data_files,
     fingerprint,
 )
+
+if TYPE_CHECKING:
+    import httpx  # imported when a RemoteBackend starts: the embedded engine needs no HTTP client
 
 __all__ = [
     "Answer",
@@ -187,6 +190,8 @@ class RemoteBackend(Backend):
         self.client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
+        import httpx
+
         await self.checker.start()
         self.sandboxed = all(worker.ready.sandboxed for worker in self.checker.workers)
         timeout = httpx.Timeout(self.config.timeout, connect=min(5.0, self.config.timeout))
@@ -199,6 +204,8 @@ class RemoteBackend(Backend):
         await self.checker.close()
 
     async def query(self, job: Job) -> Answer:
+        import httpx
+
         assert self.client is not None
         if mentions_service(job.query):
             raise_failure(await self.checker.run(Job(job.query, check_only=True), self.config.timeout))

@@ -2,9 +2,8 @@
 
 pyoxigraph's ``Store.query`` cannot be cancelled, and one step of an evaluation can run unbounded, so a
 thread with a timeout would only stop *waiting*. Each query is instead evaluated — and serialised — in
-one of a small pool of processes (``python -m spacegraph.workers``), each holding its own copy of the
-graph. When a query reaches the time limit, its process is killed (SIGKILL) and a fresh one is started
-in the background; the other processes keep answering meanwhile.
+one of a small pool of processes (``serve_forever``; the pool that starts and kills them is in
+``pool.py``), each holding its own copy of the graph.
 
 The parent speaks to a worker over its stdin/stdout: frames of an 8-byte length and a pickle. A worker
 starts by reading its ``Settings``, loads the graph, answers ``Ready`` (or ``Failed``), then answers one
@@ -19,18 +18,14 @@ graphs) and it leaves ``FROM`` working (the flag makes pyoxigraph ignore ``FROM`
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import logging
 import os
 import pickle
 import re
-import signal
 import struct
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -39,8 +34,6 @@ import pyoxigraph as ox
 from spacegraph.errors import SpacegraphError
 from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, rdf_format, results_format
 from spacegraph.namespaces import PREFIXES
-
-log = logging.getLogger("spacegraph.workers")
 
 HEADER = struct.Struct("!Q")
 MAX_FRAME = 1 << 34
@@ -147,8 +140,6 @@ def fingerprint(files: Iterable[Path]) -> str:
 
 def load_store(files: Iterable[str]) -> ox.Store:
     """An in-memory store of the files, with the union of the named graphs copied into the default graph."""
-    from spacegraph.graph import syntax_error
-
     store = ox.Store()
     for name in files:
         path = Path(name)
@@ -156,6 +147,8 @@ def load_store(files: Iterable[str]) -> ox.Store:
         try:
             store.bulk_load(path=path, format=fmt)
         except SyntaxError as error:
+            from spacegraph.graph import syntax_error  # only here: a worker starts sooner without graph.py
+
             raise syntax_error(error, path) from None
         except OSError as error:
             raise SpacegraphError(f"cannot read: {error.strerror or error}", path=path) from None
@@ -306,7 +299,7 @@ def read_frame(stream: BinaryIO) -> object | None:
 
 
 def serve_forever() -> None:
-    """The worker process: ``python -m spacegraph.workers``."""
+    """The worker process (``pool.WORKER_COMMAND``)."""
     from spacegraph.security import die_with_parent, forbid_network
 
     die_with_parent()
@@ -344,171 +337,3 @@ def serve_forever() -> None:
             except MemoryError:
                 reply = Failure("failed", f"the query needed more than {settings.memory_mb} MB")
             write_frame(replies, reply)
-
-
-# --- the pool (in the server) -----------------------------------------------------------------------------
-
-
-def died(code: int | None, memory_mb: int | None) -> str:
-    if code == -signal.SIGABRT and memory_mb is not None:
-        return f"the query needed more memory than an evaluation process may use ({memory_mb} MB)"
-    return f"the query's evaluation process died (exit code {code}); it has been replaced"
-
-
-@dataclass(eq=False)
-class Worker:
-    process: asyncio.subprocess.Process
-    ready: Ready
-
-    async def call(self, job: Job) -> object:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        self.process.stdin.write(HEADER.pack(len(payload)) + payload)
-        await self.process.stdin.drain()
-        return await receive(self.process.stdout)
-
-    async def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.process.wait(), 10)
-        # Read the dead worker's stdout to its end: at EOF asyncio closes the pipe. Left open, it is closed
-        # only by the garbage collector, with a ResourceWarning, whenever that happens to run.
-        if self.process.stdout is not None:
-            with contextlib.suppress(TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-                await asyncio.wait_for(self.process.stdout.read(), 5)
-
-
-async def receive(stream: asyncio.StreamReader) -> object:
-    (size,) = HEADER.unpack(await stream.readexactly(HEADER.size))
-    if size > MAX_FRAME:
-        raise ConnectionError("frame too large")
-    message: object = pickle.loads(await stream.readexactly(size))
-    return message
-
-
-@dataclass
-class WorkerPool:
-    """``size`` worker processes; ``run`` hands a job to an idle one and kills it at the time limit."""
-
-    settings: Settings
-    size: int
-    startup_timeout: float
-    name: str = "query"
-    idle: asyncio.Queue[Worker] = field(init=False)
-    workers: set[Worker] = field(default_factory=set, init=False)
-    respawns: set[asyncio.Task[None]] = field(default_factory=set, init=False)
-    killed: int = field(default=0, init=False)
-    closed: bool = field(default=False, init=False)
-
-    async def start(self) -> None:
-        self.idle = asyncio.Queue()
-        started = await asyncio.gather(*(self.spawn() for _ in range(self.size)), return_exceptions=True)
-        failures = [result for result in started if isinstance(result, BaseException)]
-        for result in started:
-            if isinstance(result, Worker):
-                self.idle.put_nowait(result)
-        if failures:
-            await self.close()
-            error = failures[0]
-            raise error if isinstance(error, SpacegraphError) else SpacegraphError(f"cannot start workers: {error}")
-        ready = next(iter(self.workers)).ready
-        if self.settings.sandbox and not self.settings.network and not ready.sandboxed:
-            log.warning("%s workers run without the network sandbox: %s", self.name, ready.note)
-
-    async def spawn(self) -> Worker:
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "spacegraph.workers",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        assert process.stdin is not None and process.stdout is not None
-        payload = pickle.dumps(self.settings, protocol=pickle.HIGHEST_PROTOCOL)
-        process.stdin.write(HEADER.pack(len(payload)) + payload)
-        try:
-            await process.stdin.drain()
-            reply = await asyncio.wait_for(receive(process.stdout), self.startup_timeout)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as error:
-            await Worker(process, Ready(False, None, 0)).kill()
-            why = "did not start in time" if isinstance(error, TimeoutError) else "exited while starting"
-            raise SpacegraphError(f"a {self.name} worker {why} (exit code {process.returncode})") from None
-        if not isinstance(reply, Ready):
-            await Worker(process, Ready(False, None, 0)).kill()
-            raise SpacegraphError(reply.message if isinstance(reply, Failure) else "a worker failed to start")
-        worker = Worker(process, reply)
-        self.workers.add(worker)
-        return worker
-
-    async def run(self, job: Job, timeout: float) -> object:
-        """The worker's reply to ``job``; QueryError busy (no idle worker within ``timeout``), timeout
-        (the evaluation took longer: its worker is killed and replaced) or failed (the worker died)."""
-        try:
-            worker = await asyncio.wait_for(self.idle.get(), timeout)
-        except TimeoutError:
-            raise QueryError("busy", f"every query worker has been busy for {timeout:g} s; try again later") from None
-        try:
-            reply = await asyncio.wait_for(worker.call(job), timeout)
-        except TimeoutError:
-            log.warning(
-                "a query ran past %g s: its %s worker (pid %d) is killed", timeout, self.name, worker.process.pid
-            )
-            self.replace(worker)
-            raise QueryError("timeout", f"the query ran longer than {timeout:g} s, this endpoint's limit") from None
-        except (asyncio.IncompleteReadError, ConnectionError):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(worker.process.wait(), 2)
-            self.replace(worker)
-            raise QueryError("failed", died(worker.process.returncode, self.settings.memory_mb)) from None
-        except asyncio.CancelledError:
-            self.replace(worker)  # the client went away mid-query: its worker's state is unknown
-            raise
-        self.idle.put_nowait(worker)
-        return reply
-
-    def replace(self, worker: Worker) -> None:
-        self.workers.discard(worker)
-        self.killed += 1
-        task = asyncio.get_running_loop().create_task(self.respawn(worker))
-        self.respawns.add(task)
-        task.add_done_callback(self.respawns.discard)
-
-    async def respawn(self, dead: Worker) -> None:
-        await dead.kill()
-        for attempt in range(5):
-            if self.closed:
-                return
-            try:
-                worker = await self.spawn()
-            except SpacegraphError as error:
-                log.error("could not restart a %s worker (attempt %d): %s", self.name, attempt + 1, error)
-                await asyncio.sleep(0.5 * (attempt + 1))
-                continue
-            if self.closed:
-                await worker.kill()
-                return
-            self.idle.put_nowait(worker)
-            return
-
-    async def close(self) -> None:
-        self.closed = True
-        for task in list(self.respawns):
-            task.cancel()
-        for task in list(self.respawns):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await asyncio.gather(*(worker.kill() for worker in list(self.workers)))
-        self.workers.clear()
-
-
-if __name__ == "__main__":  # run as a module: use the importable twin, whose classes the parent pickles
-    from spacegraph.workers import serve_forever as serve
-
-    serve()
