@@ -19,7 +19,7 @@ import pyoxigraph as ox
 
 from spacegraph.config import Config
 from spacegraph.conneg import bare
-from spacegraph.formats import rdf_format, results_format
+from spacegraph.formats import RESULTS_FORMATS, rdf_format, results_format
 from spacegraph.pool import WorkerPool
 from spacegraph.security import looks_like_update, mentions_service
 from spacegraph.workers import (
@@ -49,6 +49,7 @@ __all__ = [
     "make_backend",
 ]
 
+JSON_RESULTS = RESULTS_FORMATS[0]  # what a remote endpoint is asked for SELECT and ASK
 log = logging.getLogger("spacegraph.store")
 
 GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
@@ -212,8 +213,10 @@ class RemoteBackend(Backend):
         rdf = rdf_format(job.rdf_format) if job.rdf_format else None
         quads = rdf is not None and job.graph_name is not None and rdf.keeps_graphs
         accept = []
-        if job.results_format and (fmt := results_format(job.results_format)):
-            accept.append(bare(fmt.media_type))
+        if job.results_format and results_format(job.results_format):
+            # SPARQL JSON whatever the client wants: it can be read (to count the rows) and written again
+            # in any results format, where CSV cannot be read back at all
+            accept.append(bare(JSON_RESULTS.media_type))
         if rdf is not None:
             accept.append("application/n-triples;q=0.9" if quads else f"{rdf.media_type};q=0.9")
         form = [("query", job.query)]
@@ -264,6 +267,10 @@ class RemoteBackend(Backend):
                 raise QueryError("unavailable", f"the SPARQL endpoint's answer is not valid: {rows}")
             if limit is not None and rows > limit:
                 raise QueryError("too-large", f"the answer has more than {limit} rows, this endpoint's limit")
+            asked = results_format(job.results_format) if job.results_format else None
+            if asked is not None and asked != fmt:
+                results = ox.parse_query_results(body, format=fmt.results_format)
+                return Answer(asked.media_type, results.serialize(format=asked.results_format) or b"", rows)
             return Answer(fmt.media_type, body, rows)
         if rdf := rdf_format(media_type):
             try:
