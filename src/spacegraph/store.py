@@ -49,6 +49,7 @@ __all__ = [
     "make_backend",
 ]
 
+INLINE_CHECK_BYTES = 64 * 1024  # remote answers up to this size are checked on the event loop
 JSON_RESULTS = RESULTS_FORMATS[0]  # what a remote endpoint is asked for SELECT and ASK
 log = logging.getLogger("spacegraph.store")
 
@@ -233,6 +234,8 @@ class RemoteBackend(Backend):
             raise QueryError("unavailable", f"cannot reach the SPARQL endpoint {self.endpoint}: {error}") from None
         if status != 200:
             raise self.refusal(status, body, job.query)
+        if len(body) <= INLINE_CHECK_BYTES:  # a thread hop costs more than reading a small answer
+            return self.check_answer(media_type, body, job, quads)
         return await asyncio.to_thread(self.check_answer, media_type, body, job, quads)
 
     async def exchange(self, form: list[tuple[str, str]], accept: str) -> tuple[int, str, bytes]:
