@@ -3,12 +3,14 @@ metrics telling a replayed answer from an evaluated one."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from spacegraph import deref
 from spacegraph.app import create_app
 from spacegraph.config import Config
 from tests.servers import oxigraph_server
@@ -127,8 +129,10 @@ def test_the_request_limits_hold_for_a_request_that_would_be_replayed(base: str)
     assert refused.status_code == 431 and "more than 20 header fields" in refused.text
 
 
-def test_a_remote_store_is_never_replayed(tmp_path: Path, nquads: Path) -> None:
-    """Behind --endpoint the data can change under us: a page shows the store's data as it is now."""
+def test_a_remote_store_is_never_replayed(tmp_path: Path, nquads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind --endpoint the data can change under us: a page shows the store's data once its freshness
+    (``REMOTE_FRESH``, 1 s here) has passed, says so in Cache-Control, and is never replayed."""
+    monkeypatch.setattr(deref, "REMOTE_FRESH", 1)
     with oxigraph_server(tmp_path / "oxigraph", "--union-default-graph") as store:
         httpx.post(f"{store}/store", content=nquads.read_bytes(), headers={"Content-Type": "application/n-quads"})
         with running(create_app(Config(endpoint=f"{store}/query"))) as base:
@@ -138,7 +142,10 @@ def test_a_remote_store_is_never_replayed(tmp_path: Path, nquads: Path) -> None:
             )
             httpx.post(f"{store}/update", content=f"INSERT DATA {{ {added} }}",
                        headers={"Content-Type": "application/sparql-update"})  # fmt: skip
+            time.sleep(1.1)
             second = httpx.get(f"{base}/id/jaxa.ttl")
-            assert first.status_code == second.status_code == 200
-            assert "marker-1f7e" not in first.text and "marker-1f7e" in second.text
+            page = httpx.get(f"{base}/id/jaxa.html")
+            assert first.status_code == second.status_code == page.status_code == 200
+            assert "marker-1f7e" not in first.text and "marker-1f7e" in second.text and "marker-1f7e" in page.text
+            assert second.headers["cache-control"] == "public, max-age=1"
             assert replayed(base) == 0

@@ -27,6 +27,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,47 +161,59 @@ def immutable(backend: Backend) -> bool:
     return backend.fingerprint is not None
 
 
+REMOTE_FRESH = 60  # seconds an external store's descriptions are kept, and pages say they are fresh
+
+
+def max_age(backend: Backend) -> int:
+    return MAX_AGE if immutable(backend) else REMOTE_FRESH
+
+
+def epoch(backend: Backend) -> int:
+    """What cached entries are filed under: always 0 for immutable data; for an external store, which can
+    change, the current period of ``REMOTE_FRESH`` seconds, so that nothing is kept longer."""
+    return 0 if immutable(backend) else int(time.monotonic() // REMOTE_FRESH)
+
+
 class SiteState:
     """Caches of one server: descriptions, the index, the ontology and its shapes, pictures, the ontology page.
-    Kept only for a backend whose data cannot change (a fingerprint); an external store is asked each time."""
+    Kept for the server's life when the data cannot change (a fingerprint); for an external store, at most
+    ``REMOTE_FRESH`` seconds (each entry is filed under the period it was made in)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.pages = shared_pages()
         self.publication = Publication(build_folder(config))
         self.examples = examples()
-        self.descriptions: LruCache[str, Description] = LruCache(512)
-        self.pictures: LruCache[tuple[str, str, str], str] = LruCache(256)
-        self.ontology_pages: LruCache[Site, OntologyPage] = LruCache(16)
-        self.index: Index | None = None
-        self.ontology: tuple[list[ox.Triple], list[ox.Triple]] | None = None
+        self.descriptions: LruCache[tuple[int, str], Description] = LruCache(512)
+        self.pictures: LruCache[tuple[int, str, str, str], str] = LruCache(256)
+        self.ontology_pages: LruCache[tuple[int, Site], OntologyPage] = LruCache(16)
+        self.index: tuple[int, Index] | None = None
+        self.ontology: tuple[int, tuple[list[ox.Triple], list[ox.Triple]]] | None = None
         self.lock = asyncio.Lock()
 
     async def describe(self, backend: Backend, iri: str) -> Description:
-        found = self.descriptions.get(iri) if immutable(backend) else None
+        key = (epoch(backend), iri)
+        found = self.descriptions.get(key)
         if found is None:
             found = await describe(backend, iri, self.config.max_rows)
-            if immutable(backend):
-                self.descriptions.put(iri, found)
+            self.descriptions.put(key, found)
         return found
 
     async def get_index(self, backend: Backend) -> Index:
-        if not immutable(backend):
-            return await index(backend)
-        if self.index is None:
-            self.index = await index(backend)
-        return self.index
+        now = epoch(backend)
+        if self.index is None or self.index[0] != now:
+            self.index = (now, await index(backend))
+        return self.index[1]
 
     async def get_ontology(self, backend: Backend) -> tuple[list[ox.Triple], list[ox.Triple]]:
-        if not immutable(backend):
-            return await ontology_and_shapes(backend)
-        if self.ontology is None:
-            self.ontology = await ontology_and_shapes(backend)
-        return self.ontology
+        now = epoch(backend)
+        if self.ontology is None or self.ontology[0] != now:
+            self.ontology = (now, await ontology_and_shapes(backend))
+        return self.ontology[1]
 
     async def picture(self, description: Description, labels: Labels, site: Site, backend: Backend) -> str | None:
-        key = (description.iri, site.language, site.root + ("?" if site.explicit else ""))
-        svg = self.pictures.get(key) if immutable(backend) else None
+        key = (epoch(backend), description.iri, site.language, site.root + ("?" if site.explicit else ""))
+        svg = self.pictures.get(key)
         if svg is None:
             nodes, edges = neighbourhood(description, labels, site, await self.get_index(backend))
             if len(nodes) < 2:
@@ -210,8 +223,7 @@ class SiteState:
             except SpacegraphError as error:
                 log.warning("no neighbourhood picture for %s: %s", description.iri, error)
                 return None
-            if immutable(backend):
-                self.pictures.put(key, svg)
+            self.pictures.put(key, svg)
         return svg
 
 
@@ -309,7 +321,7 @@ class LinkedDataRouter(APIRouter):
             headers = {
                 "Location": location,
                 "Vary": "Accept",
-                "Cache-Control": f"public, max-age={MAX_AGE}",
+                "Cache-Control": f"public, max-age={max_age(backend)}",
                 "Link": link_header(root, path, iri),
             }
             body = f"303 See Other: {location}\n".encode()
@@ -321,7 +333,7 @@ class LinkedDataRouter(APIRouter):
             etag = self.etag(backend, path, "html", language, str(explicit), root)
         else:
             etag = self.etag(backend, path, document.name)
-        headers = {"Link": link_header(root, path, iri), "Cache-Control": f"public, max-age={MAX_AGE}"}
+        headers = {"Link": link_header(root, path, iri), "Cache-Control": f"public, max-age={max_age(backend)}"}
         if document is HTML and not request.query_params.get("lang"):
             headers["Vary"] = "Accept-Language"
         if etag is not None:
@@ -367,11 +379,10 @@ class LinkedDataRouter(APIRouter):
         site = self.site(request)
         ontology, shapes = await self.state.get_ontology(backend)
         if description.iri == ONTOLOGY_IRI:
-            model = self.state.ontology_pages.get(site) if immutable(backend) else None
+            model = self.state.ontology_pages.get((epoch(backend), site))
             if model is None:
                 model = ontology_page(ontology, shapes, site)
-                if immutable(backend):
-                    self.state.ontology_pages.put(site, model)
+                self.state.ontology_pages.put((epoch(backend), site), model)
             diagram = self.state.publication.path(DIAGRAM_FILE)
             return self.state.pages.render(
                 "ontology.html",
@@ -423,7 +434,7 @@ class LinkedDataRouter(APIRouter):
             return query_failed(error)
         model = landing_page(dataset, release, summary, self.state.publication, self.state.examples, site, ontology)
         body = self.state.pages.render("landing.html", Chrome.of(site, model.title, "/"), page=model)
-        headers = {"Cache-Control": f"public, max-age={MAX_AGE}", "Vary": "Accept"}
+        headers = {"Cache-Control": f"public, max-age={max_age(backend)}", "Vary": "Accept"}
         if not request.query_params.get("lang"):
             headers["Vary"] = "Accept, Accept-Language"
         return head_or(request, html(body, headers=headers))
