@@ -8,9 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # graphviz draws the ontology diagram at build time (and the neighbourhood pictures when serving);
 # the rest are for the tests: raptor's rapper, Chromium for the browser tests, wrk for the
-# benchmark's, fonts for Japanese.
+# benchmark's, nginx for docs/nginx-cache.conf's, fonts for Japanese.
 SERVE_DEBIAN_PACKAGES := graphviz fonts-noto-cjk fonts-dejavu-core
-TEST_DEBIAN_PACKAGES := $(SERVE_DEBIAN_PACKAGES) raptor2-utils chromium wrk
+TEST_DEBIAN_PACKAGES := $(SERVE_DEBIAN_PACKAGES) raptor2-utils chromium wrk nginx
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
