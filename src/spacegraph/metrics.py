@@ -7,6 +7,7 @@
 ``spacegraph_query_timeouts_total``                   queries stopped at the time limit (answered 504)
 ``spacegraph_rejected_requests_total``                requests refused, by reason (limits, busy, forbidden…)
 ``spacegraph_replayed_responses_total``               answers sent again as kept (``replay``), no app run
+``spacegraph_replay_bytes``                           bytes the kept answers hold (bodies, headers, keys)
 ``spacegraph_graph_triples``                          triples in the default graph (the union), once known
 ``spacegraph_query_workers_replaced_total``           evaluation processes killed and replaced
 ``spacegraph_info``                                   version and the served data's fingerprint
@@ -86,6 +87,9 @@ class Metrics:
             "spacegraph_replayed_responses", "Answers sent again as they were kept, without running the app.",
             registry=self.registry,
         )  # fmt: skip
+        self.replay_bytes = Gauge(
+            "spacegraph_replay_bytes", "Bytes held by the answers kept for replay.", registry=self.registry
+        )
         self.backend = BackendCollector()
         self.registry.register(self.backend)
         self.info = Info("spacegraph", "Version, and the served data's fingerprint.", registry=self.registry)

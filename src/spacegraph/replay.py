@@ -13,7 +13,8 @@ those that cannot change an answer (``IGNORED``: the client's software, the conn
 address, caching directives, fetch metadata). An unknown header therefore only costs a miss. Kept: ``200``
 answers to GET and HEAD without a request body, whose ``Cache-Control`` says ``public`` and not
 ``no-store``, ``no-cache`` or ``private`` — errors, volatile queries (``RAND()``, ``NOW()``…), redirects,
-health, readiness and metrics never are — within ``budget`` bytes, least recently used out first.
+health, readiness and metrics never are — within ``budget`` bytes (bodies, headers and keys counted,
+``spacegraph_replay_bytes`` in the metrics), least recently used out first.
 Not used at all when the backend's data is not known to be immutable (``--endpoint``: no fingerprint).
 
 The request limits still hold on a hit: a head they would refuse goes down the stack to be refused. A
@@ -64,6 +65,12 @@ class Replayed:
     start: Message
     body: bytes
     route: Any  # the route that answered, for the metrics' and the log's route label
+    cost: int  # bytes held: the body, the headers and the key (a long query string is a long key)
+
+
+def cost_of(identity: Key, start: Message, body: bytes) -> int:
+    held = len(body) + sum(len(name) + len(value) for name, value in start.get("headers", ()))
+    return held + sum(len(part) if isinstance(part, bytes | str) else sum(map(len, part)) for part in identity)
 
 
 def key(scope: Scope) -> Key | None:
@@ -139,13 +146,15 @@ class Replay:
 
         await self.app(scope, receive, watched_send)
         if keep and start is not None:
-            self.put(identity, Replayed(start, b"".join(parts), scope.get("route")))
+            body = b"".join(parts)
+            self.put(identity, Replayed(start, body, scope.get("route"), cost_of(identity, start, body)))
 
     def put(self, identity: Key, replayed: Replayed) -> None:
-        if identity in self.kept:
+        if identity in self.kept or replayed.cost > self.entry_limit:
             return
         self.kept[identity] = replayed
-        self.size += len(replayed.body)
+        self.size += replayed.cost
         while self.size > self.budget:
             _, dropped = self.kept.popitem(last=False)
-            self.size -= len(dropped.body)
+            self.size -= dropped.cost
+        self.metrics.replay_bytes.set(self.size)
