@@ -367,3 +367,31 @@ def test_rdflib_graph_over_the_endpoint(endpoint: str, reference: ox.Store) -> N
         row["l"] for row in reference_rows(reference, f"SELECT ?l WHERE {{ <{jaxa}> <{rdflib.RDFS.label}> ?l }}")
     }
     assert labels == expected and len(expected) >= 2
+
+
+def test_a_versioned_endpoint_is_cached_and_replayed(nquads: Path, tmp_path: Path) -> None:
+    """``--endpoint-version``: the operator vouches that the store's data is fixed, so answers get ETags,
+    are cached and replayed; the store sees a repeated query once. Without it, every answer is no-store."""
+    with oxigraph_server(tmp_path / "oxigraph", "--union-default-graph") as store:
+        httpx.post(f"{store}/store", content=nquads.read_bytes(), headers={"Content-Type": "application/n-quads"})
+        port = free_port()
+        log = tmp_path / "serve.log"
+        process = serve(log, "--endpoint", f"{store}/query", "--endpoint-version", "v1", "--port", str(port))
+        try:
+            wait_for_answer(f"http://127.0.0.1:{port}/sparql", process)
+            query = {"query": QUERIES[0].read_text()}
+            first, second = (httpx.get(f"http://127.0.0.1:{port}/sparql", params=query) for _ in range(2))
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        finally:
+            stop(process, log)
+    assert first.status_code == second.status_code == 200 and first.content == second.content
+    assert first.headers["etag"] == second.headers["etag"] and "public" in first.headers["cache-control"]
+    assert "spacegraph_replayed_responses_total 1.0" in metrics
+
+
+def test_an_endpoint_version_needs_an_endpoint(nquads: Path) -> None:
+    result = subprocess.run(
+        [str(SPACEGRAPH), "serve", "--data", str(nquads), "--endpoint-version", "v1"],
+        capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert result.returncode == 2 and "endpoint version" in result.stderr and "Traceback" not in result.stderr

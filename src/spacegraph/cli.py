@@ -175,6 +175,13 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
 )
 @root_option
 @click.option("--endpoint", default=None, help="Front this external SPARQL 1.1 endpoint instead of loading data.")
+@click.option(
+    "--endpoint-version",
+    default=None,
+    metavar="TEXT",
+    help="The --endpoint store's data will not change while this server runs; TEXT names it (e.g. the "
+    "SHA-256 of the dump loaded into it). Turns on ETags, caching and replay for it.",
+)
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Query time limit, s.")
 @click.option("--max-rows", default=10_000, show_default=True, type=click.IntRange(min=1), help="Rows per answer.")
 @click.option(
@@ -245,6 +252,7 @@ def serve(
     data_path: Path | None,
     root: Path,
     endpoint: str | None,
+    endpoint_version: str | None,
     timeout: float,
     max_rows: int,
     max_query_bytes: int,
@@ -283,6 +291,7 @@ def serve(
         config = Config(
             data=data,
             endpoint=endpoint,
+            endpoint_version=endpoint_version,
             timeout=timeout,
             max_rows=max_rows,
             max_query_bytes=max_query_bytes,

@@ -26,6 +26,9 @@ class Config:
 
     data: tuple[Path, ...] = ()
     endpoint: str | None = None
+    # The endpoint's data does not change while we serve it; this names it (e.g. the SHA-256 of the dump
+    # loaded into the store). Turns on ETags, the answer cache and replay, as for embedded data.
+    endpoint_version: str | None = None
     timeout: float = 10.0  # seconds a query may run; the worker evaluating it is killed at the limit
     max_rows: int = 10_000  # solutions (SELECT) or triples (CONSTRUCT, DESCRIBE) in one answer
     max_query_bytes: int = 64 * 1024  # UTF-8 size of a query (GET parameter or POST body)
@@ -53,6 +56,8 @@ class Config:
             raise SpacegraphError("give either data files or a SPARQL endpoint URL, not both or neither")
         if self.endpoint is not None and not is_http_url(self.endpoint):
             raise SpacegraphError(f"not an http(s) URL: {self.endpoint}")
+        if self.endpoint_version is not None and (self.endpoint is None or not self.endpoint_version.strip()):
+            raise SpacegraphError("an endpoint version names the data of an external endpoint: give it with one")
         for name in ("timeout", "startup_timeout", "body_timeout"):
             if not getattr(self, name) > 0:
                 raise SpacegraphError(f"{name} must be positive")

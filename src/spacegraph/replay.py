@@ -15,7 +15,8 @@ answers to GET and HEAD without a request body, whose ``Cache-Control`` says ``p
 ``no-store``, ``no-cache`` or ``private`` — errors, volatile queries (``RAND()``, ``NOW()``…), redirects,
 health, readiness and metrics never are — within ``budget`` bytes (bodies, headers and keys counted,
 ``spacegraph_replay_bytes`` in the metrics), least recently used out first.
-Not used at all when the backend's data is not known to be immutable (``--endpoint``: no fingerprint).
+Not used at all when the backend's data is not known to be immutable (``--endpoint`` without
+``--endpoint-version``: no fingerprint).
 
 The request limits still hold on a hit: a head they would refuse goes down the stack to be refused. A
 replayed answer does not hold one of its client's query slots (it is sent at once).
