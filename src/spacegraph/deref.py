@@ -38,9 +38,10 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from spacegraph import __version__
+from spacegraph.caches import LruCache
 from spacegraph.config import Config
 from spacegraph.conneg import bare, negotiate
-from spacegraph.describe import Description, Index, LruCache, describe, graph_triples, index, ontology_and_shapes
+from spacegraph.describe import Description, Index, describe, graph_triples, index, ontology_and_shapes
 from spacegraph.diagram import DIAGRAM_FILE, neighbourhood_svg
 from spacegraph.errors import SpacegraphError
 from spacegraph.formats import RDF_FORMATS, RdfFormat

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 import pyoxigraph as ox
 
@@ -246,27 +244,3 @@ async def ontology_and_shapes(backend: Backend) -> tuple[list[ox.Triple], list[o
         graph_triples(backend, ONTOLOGY_GRAPH), graph_triples(backend, SHAPES_GRAPH)
     )
     return ontology, shapes
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LruCache(Generic[K, V]):
-    """A small least-recently-used cache (the data is immutable while the server runs)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self.items[key] = value
-        self.items.move_to_end(key)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)

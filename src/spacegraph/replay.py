@@ -24,13 +24,13 @@ replayed answer does not hold one of its client's query slots (it is sent at onc
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spacegraph.caches import LruCache
 from spacegraph.config import Config
 from spacegraph.limits import head_refusal
 from spacegraph.metrics import Metrics
@@ -107,10 +107,9 @@ class Replay:
         self.metrics = metrics
         self.immutable = immutable
         self.config = config
-        self.budget = config.cache_bytes
-        self.entry_limit = config.cache_bytes // 8
-        self.size = 0
-        self.kept: OrderedDict[Key, Replayed] = OrderedDict()
+        self.kept: LruCache[Key, Replayed] = LruCache(
+            config.cache_bytes, weight=lambda replayed: replayed.cost, largest=config.cache_bytes // 8
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         identity = key(scope) if scope["type"] == "http" and self.immutable() else None
@@ -119,7 +118,6 @@ class Replay:
             return
         replayed = self.kept.get(identity)
         if replayed is not None:
-            self.kept.move_to_end(identity)
             scope["route"] = replayed.route
             self.metrics.replayed.inc()
             await send(replayed.start)
@@ -141,21 +139,12 @@ class Replay:
             elif message["type"] == "http.response.body" and keep:
                 body = message.get("body", b"")
                 size += len(body)
-                keep = size <= self.entry_limit
+                keep = size <= self.kept.largest
                 parts.append(body)
             await send(message)
 
         await self.app(scope, receive, watched_send)
         if keep and start is not None:
             body = b"".join(parts)
-            self.put(identity, Replayed(start, body, scope.get("route"), cost_of(identity, start, body)))
-
-    def put(self, identity: Key, replayed: Replayed) -> None:
-        if identity in self.kept or replayed.cost > self.entry_limit:
-            return
-        self.kept[identity] = replayed
-        self.size += replayed.cost
-        while self.size > self.budget:
-            _, dropped = self.kept.popitem(last=False)
-            self.size -= dropped.cost
-        self.metrics.replay_bytes.set(self.size)
+            self.kept.put(identity, Replayed(start, body, scope.get("route"), cost_of(identity, start, body)))
+            self.metrics.replay_bytes.set(self.kept.used)

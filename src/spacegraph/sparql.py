@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
 from spacegraph import __version__
+from spacegraph.caches import LruCache
 from spacegraph.config import Config
 from spacegraph.conneg import bare, by_name, media_types, negotiate
 from spacegraph.deref import BackendDependency, prefers_html, query_ui
@@ -138,30 +138,6 @@ def query_failed(error: QueryError, timeout: float) -> Response:
 
 
 # --- caching ------------------------------------------------------------------------------------------------
-
-
-class AnswerCache:
-    """Answers by ETag, least recently used first out, within ``budget`` bytes."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.size = 0
-        self.answers: OrderedDict[str, Answer] = OrderedDict()
-
-    def get(self, key: str) -> Answer | None:
-        answer = self.answers.get(key)
-        if answer is not None:
-            self.answers.move_to_end(key)
-        return answer
-
-    def put(self, key: str, answer: Answer) -> None:
-        if len(answer.body) > self.budget // 8 or key in self.answers:
-            return
-        self.answers[key] = answer
-        self.size += len(answer.body)
-        while self.size > self.budget:
-            _, dropped = self.answers.popitem(last=False)
-            self.size -= len(dropped.body)
 
 
 def matches(if_none_match: str | None, etag: str) -> bool:
@@ -286,7 +262,10 @@ class SparqlRouter(APIRouter):
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = config
-        self.cache = AnswerCache(config.cache_bytes)
+        # answers by ETag, within cache_bytes
+        self.cache: LruCache[str, Answer] = LruCache(
+            config.cache_bytes, weight=lambda answer: len(answer.body), largest=config.cache_bytes // 8
+        )
         self.add_api_route("/sparql", self.sparql_get, methods=["HEAD"], include_in_schema=False)
         self.add_api_route(
             "/sparql",
