@@ -112,8 +112,9 @@ def preferred(accept: str | None, offers: tuple[Offer, ...]) -> int | None:
 
 
 def by_name(name: str, offers: Sequence[OfferT], aliases: dict[str, str] | None = None) -> OfferT | None:
-    """The offer a ``format`` parameter names: short name, file extension, media type or alias."""
-    key = name.strip().lower()
+    """The offer a ``format`` parameter names: short name, file extension, media type (its parameters
+    ignored) or alias."""
+    key = bare(name)
     key = (aliases or {}).get(key, key)
     for offer in offers:
         if key in (offer.name, offer.extension, bare(offer.media_type), *offer.aliases):

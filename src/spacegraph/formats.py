@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from spacegraph.conneg import by_name
+
 
 @dataclass(frozen=True)
 class RdfFormat:
@@ -68,21 +70,9 @@ RESULTS_FORMATS: tuple[ResultsFormat, ...] = (
 def rdf_format(name_or_media_type: str) -> RdfFormat | None:
     """The RDF format with this short name, extension, media type (with or without its parameters) or
     alias; None if we have none."""
-    key = name_or_media_type.strip().lower()
-    for fmt in RDF_FORMATS:
-        if key in (fmt.name, fmt.extension, fmt.media_type, without_parameters(fmt.media_type), *fmt.aliases):
-            return fmt
-    return None
+    return by_name(name_or_media_type, RDF_FORMATS)
 
 
 def results_format(name_or_media_type: str) -> ResultsFormat | None:
     """The same for results: ``text/csv`` and ``text/csv; charset=utf-8`` are both CSV."""
-    key = name_or_media_type.strip().lower()
-    for fmt in RESULTS_FORMATS:
-        if key in (fmt.name, fmt.extension, fmt.media_type, without_parameters(fmt.media_type), *fmt.aliases):
-            return fmt
-    return None
-
-
-def without_parameters(media_type: str) -> str:
-    return media_type.split(";", 1)[0].strip()
+    return by_name(name_or_media_type, RESULTS_FORMATS)
