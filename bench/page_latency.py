@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.test_sparql_support import running
+from tests.support import running
 
-from spacegraph import dumps
-from spacegraph.app import create_app
+from spacegraph import PROJECT_ROOT
 from spacegraph.config import Config
-from spacegraph.graph import PROJECT_ROOT, Sources
+from spacegraph.publish import dumps
+from spacegraph.publish.graph import Sources
+from spacegraph.web.app import create_app
 
 PAGES = [
     ("entity page (HTML)", "/id/jaxa.html", "text/html"),

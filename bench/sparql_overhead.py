@@ -29,11 +29,12 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from spacegraph.app import create_app  # noqa: E402
 from spacegraph.config import Config  # noqa: E402
-from spacegraph.graph import Sources, load  # noqa: E402
-from spacegraph.store import EmbeddedBackend, Job  # noqa: E402
-from spacegraph.workers import Settings, evaluate, load_store  # noqa: E402
+from spacegraph.engine.analysis import analyse  # noqa: E402
+from spacegraph.engine.store import EmbeddedBackend, Job  # noqa: E402
+from spacegraph.engine.workers import Settings, evaluate, load_store  # noqa: E402
+from spacegraph.publish.graph import Sources, load  # noqa: E402
+from spacegraph.web.app import create_app  # noqa: E402
 
 QUERIES = {
     "ASK": "ASK { ?s ?p ?o }",
@@ -73,7 +74,7 @@ def in_process(nquads: Path, runs: int) -> None:
             return result.serialize(format=ox.QueryResultsFormat.JSON)
 
         def checked(query: str = query) -> object:
-            return evaluate(ours, Job(query, results_format="json", max_rows=10_000), settings)
+            return evaluate(ours, Job(analyse(query), results_format="json", max_rows=10_000), settings)
 
         print(f"   {name:<14} pyoxigraph     {summary(timed(direct, runs))}")
         print(f"   {name:<14} + evaluate()   {summary(timed(checked, runs))}")
@@ -90,7 +91,7 @@ def in_workers(nquads: Path, runs: int) -> None:
                 samples = []
                 for _ in range(runs):
                     begin = time.perf_counter()
-                    await backend.query(Job(query, results_format="json", max_rows=10_000))
+                    await backend.query(Job(analyse(query), results_format="json", max_rows=10_000))
                     samples.append(time.perf_counter() - begin)
                 print(f"   {name:<14} worker         {summary(samples)}")
         finally:

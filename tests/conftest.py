@@ -8,8 +8,9 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from spacegraph.graph import PROJECT_ROOT, LoadedGraph, Sources, load
-from tests.test_sparql_support import reference_store, write_nquads
+from spacegraph import PROJECT_ROOT
+from spacegraph.publish.graph import LoadedGraph, Sources, load
+from tests.support import reference_store, write_nquads
 
 # The press release is public but not ours to republish whole, so it is not in the repository: it sits
 # in the shared seeds folder beside the checkout (CI lays it out the same way), or where
@@ -47,7 +48,7 @@ def source_bytes() -> bytes:
 def linked_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A build of the project (``spacegraph build``) in a temporary folder: the folder it published,
     holding spacegraph.nq, void.ttl, SHA256SUMS and ontology.svg, as the server finds them beside its data."""
-    from spacegraph import dumps
+    from spacegraph.publish import dumps
 
     out = tmp_path_factory.mktemp("linked") / "dist"
     result = dumps.build(

@@ -17,7 +17,7 @@ def imported(*modules: str) -> set[str]:
 
 
 def test_serve_loads_none_of_the_build_libraries() -> None:
-    loaded = imported("spacegraph.cli", "spacegraph.app", "spacegraph.config", "spacegraph.store", "uvicorn")
+    loaded = imported("spacegraph.cli", "spacegraph.web.app", "spacegraph.config", "spacegraph.engine.store", "uvicorn")
     assert not loaded & BUILD_LIBRARIES
 
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from spacegraph import __version__
+from spacegraph import PROJECT_ROOT, __version__
 from spacegraph.errors import SpacegraphError
-from spacegraph.graph import PROJECT_ROOT, Sources, load
-from spacegraph.links import (
+from spacegraph.publish.graph import Sources, load
+from spacegraph.publish.links import (
     WIKIDATA_SPARQL,
     check_offline,
     check_online,
@@ -24,12 +24,12 @@ from spacegraph.links import (
     render_report,
     wikidata_statements,
 )
-from spacegraph.links import pending as pending_statements
+from spacegraph.publish.links import pending as pending_statements
 
 # Each command imports what only it needs when it runs (rdflib and pyshacl for validate and build, pyld
 # for build, uvicorn and FastAPI for serve): serve starts sooner without the others.
 if TYPE_CHECKING:
-    from spacegraph.dumps import Build
+    from spacegraph.publish.dumps import Build
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -61,7 +61,7 @@ def main() -> None:
 def validate(data: tuple[Path, ...], root: Path) -> None:
     """Validate the ontology and DATA (files or folders; default: the project's data/) with the SHACL
     shapes and the integrity checks, and print a report."""
-    from spacegraph.validate import validate as run_validation
+    from spacegraph.publish.validate import validate as run_validation
 
     try:
         report = run_validation(load(Sources.in_project(root, data)))
@@ -277,10 +277,10 @@ def serve(
     import uvicorn
     import uvloop
 
-    from spacegraph.app import CONFIG_VARIABLE, create_app
     from spacegraph.config import Config
-    from spacegraph.server import options as server_options
-    from spacegraph.store import make_backend
+    from spacegraph.engine.store import make_backend
+    from spacegraph.web.app import CONFIG_VARIABLE, create_app
+    from spacegraph.web.server import options as server_options
 
     if endpoint is not None and data_path is not None:
         raise click.UsageError("give --data or --endpoint, not both")
@@ -334,7 +334,7 @@ def serve(
         os.environ[CONFIG_VARIABLE] = config.to_json()
         click.echo(f"spacegraph {__version__}: serving {source} with {workers} processes on port {port}", err=True)
         uvicorn.run(
-            "spacegraph.app:app_from_environment",
+            "spacegraph.web.app:app_from_environment",
             factory=True,
             host=host,
             port=port,
@@ -346,7 +346,7 @@ def serve(
 def publish(root: Path, data: tuple[Path, ...], out: Path) -> Build:
     """``spacegraph build`` of the project under ``root`` into ``out``; on bad data, the report and exit 1;
     on unreadable input, one line and exit 2."""
-    from spacegraph import dumps
+    from spacegraph.publish import dumps
 
     try:
         return dumps.build(

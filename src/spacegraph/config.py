@@ -8,8 +8,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from spacegraph import PROJECT_ROOT
 from spacegraph.errors import SpacegraphError
-from spacegraph.graph import ID, PROJECT_ROOT
+from spacegraph.namespaces import ID
 
 DIST = PROJECT_ROOT / "dist"
 DEFAULT_DATA = DIST / "spacegraph.nq"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -34,3 +35,10 @@ class SpacegraphError(Exception):
             place += ": "
         subject = f"<{self.iri}>: " if self.iri else ""
         return f"{place}{subject}{self.message}"
+
+
+def syntax_error(error: SyntaxError, path: Path) -> SpacegraphError:
+    message = error.msg or str(error)
+    # pyoxigraph says "Parser error at line 3 between columns 3 and 6: <what>"; keep the <what>.
+    message = re.sub(r"^Parser error at line \d+ (?:between columns \d+ and \d+|column \d+): ", "", message)
+    return SpacegraphError(message, path=path, line=error.lineno, column=error.offset)

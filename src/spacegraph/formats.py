@@ -2,16 +2,55 @@
 
 pyoxigraph's ``RdfFormat`` and ``QueryResultsFormat`` already know each format's media type and file
 extension; this module only says which ones we publish, in which order of preference, and under
-which short names (the ``format`` parameter of the endpoint, the suffix of a document IRI).
+which short names (the ``format`` parameter of the endpoint, the suffix of a document IRI), and finds
+one by any of them (``by_name``). Choosing one from an ``Accept`` header is ``web/conneg.py``'s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import pyoxigraph as ox
 
-from spacegraph.conneg import by_name
+
+class Offer(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def media_type(self) -> str: ...
+
+    @property
+    def extension(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+
+OfferT = TypeVar("OfferT", bound=Offer)
+
+
+def bare(media_type: str) -> str:
+    """``text/tab-separated-values; charset=utf-8`` → ``text/tab-separated-values``."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def by_name(name: str, offers: Sequence[OfferT], aliases: dict[str, str] | None = None) -> OfferT | None:
+    """The offer a ``format`` parameter names: short name, file extension, media type (its parameters
+    ignored) or alias."""
+    key = bare(name)
+    key = (aliases or {}).get(key, key)
+    for offer in offers:
+        if key in (offer.name, offer.extension, bare(offer.media_type), *offer.aliases):
+            return offer
+    return None
+
+
+def media_types(offers: Sequence[Offer]) -> str:
+    """``text/turtle, application/ld+json, …``: what a 406 answer lists."""
+    return ", ".join(bare(offer.media_type) for offer in offers)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,27 @@
-"""The prefixes spacegraph writes and reads, in one table."""
+"""Our IRIs and the prefixes spacegraph writes and reads, in one place."""
 
 from __future__ import annotations
 
 import re
+
+import pyoxigraph as ox
+
+BASE = "https://w3id.org/spacegraph/"
+ID = BASE + "id/"
+DEF = BASE + "def/"
+ONTOLOGY_IRI = BASE + "def"
+WIKIDATA_ENTITY = "http://www.wikidata.org/entity/"
+
+
+def graph_iri(name: str) -> ox.NamedNode:
+    return ox.NamedNode(f"{BASE}graph/{name}")
+
+
+DATA_GRAPH = graph_iri("data")
+ENRICHMENT_GRAPH = graph_iri("enrichment")
+ONTOLOGY_GRAPH = graph_iri("ontology")
+SHAPES_GRAPH = graph_iri("shapes")
+SOURCE_GRAPHS = (DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH)
 
 PREFIXES: dict[str, str] = {
     "id": "https://w3id.org/spacegraph/id/",

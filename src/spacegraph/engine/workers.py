@@ -1,0 +1,340 @@
+"""Query evaluation in worker processes that can be killed.
+
+pyoxigraph's ``Store.query`` cannot be cancelled, and one step of an evaluation can run unbounded, so a
+thread with a timeout would only stop *waiting*. Each query is instead evaluated — and serialised — in
+one of a small pool of processes (``serve_forever``; the pool that starts and kills them is in
+``pool.py``), each holding its own copy of the graph.
+
+The parent speaks to a worker over its stdin/stdout: frames of an 8-byte length and a pickle. A worker
+starts by reading its ``Settings``, loads the graph, answers ``Ready`` (or ``Failed``), then answers one
+``Job`` at a time with an ``Answer`` or a ``Failure``. Before loading anything, a worker that needs no
+network forbids itself network sockets (``security.forbid_network``) and caps its address space.
+
+The default graph a worker evaluates against is the union of the named graphs, materialised: every
+triple of every named graph is also put in the store's default graph. That costs memory, but unlike
+pyoxigraph's ``use_default_graph_as_union`` it is a set (no duplicate solutions when a triple is in two
+graphs) and it leaves ``FROM`` working (the flag makes pyoxigraph ignore ``FROM``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+import struct
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import pyoxigraph as ox
+
+from spacegraph.engine.analysis import Analysis
+from spacegraph.errors import SpacegraphError, syntax_error
+from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, rdf_format, results_format
+from spacegraph.namespaces import PREFIXES
+
+HEADER = struct.Struct("!Q")
+MAX_FRAME = 1 << 34
+
+
+class QueryError(SpacegraphError):
+    """A query that did not give an answer. ``kind`` says why, and decides the HTTP status:
+    syntax, read-only, refused, too-large, not-acceptable, timeout, busy, unavailable, failed."""
+
+    def __init__(self, kind: str, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message, line=line, column=column)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a worker is told when it starts."""
+
+    data: tuple[str, ...]  # RDF files to load; empty for a worker that only checks queries
+    allow_service: tuple[str, ...] = ()
+    network: bool = False  # False: no network sockets at all (when the sandbox can be installed)
+    sandbox: bool = True
+    memory_mb: int | None = None
+    cross_check: bool = False  # also check SERVICE with rdflib's parser
+
+
+@dataclass(frozen=True)
+class Job:
+    analysis: Analysis  # the query, read once (analysis.py)
+    default_graphs: tuple[str, ...] | None = None  # protocol dataset: default-graph-uri
+    named_graphs: tuple[str, ...] | None = None  # protocol dataset: named-graph-uri
+    results_format: str | None = None  # short names from formats.py; None: not acceptable
+    rdf_format: str | None = None
+    max_rows: int | None = None
+    graph_name: str | None = None  # put CONSTRUCT triples in this graph for TriG, N-Quads, JSON-LD
+    check_only: bool = False  # only check SERVICE calls: the remote backend evaluates elsewhere
+
+    @property
+    def query(self) -> str:
+        return self.analysis.text
+
+
+@dataclass(frozen=True)
+class Answer:
+    media_type: str
+    body: bytes
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class Ready:
+    sandboxed: bool
+    note: str | None
+    quads: int
+
+
+@dataclass(frozen=True)
+class Checked:
+    services: int  # allowed SERVICE calls in the query
+
+
+NEEDS_NETWORK = "needs-network"  # Failure kind: the query calls allowed SERVICEs; run it in a networked worker
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+
+def data_files(paths: Iterable[Path]) -> list[Path]:
+    """The RDF files to serve: the given files, and every RDF file under the given folders, sorted."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and file_format(p) is not None)
+        elif path.is_file():
+            if file_format(path) is None:
+                raise SpacegraphError("not a file extension of an RDF format we read", path=path)
+            files.append(path)
+        else:
+            raise SpacegraphError("no such file or folder", path=path)
+    if not files:
+        raise SpacegraphError("no RDF file to serve")
+    return files
+
+
+def file_format(path: Path) -> ox.RdfFormat | None:
+    fmt = rdf_format(path.suffix.lstrip("."))
+    return fmt.rdf_format if fmt is not None else None
+
+
+def fingerprint(files: Iterable[Path]) -> str:
+    """A hash of the served files' names and bytes: with the version, it makes our ETags."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def load_store(files: Iterable[str]) -> ox.Store:
+    """An in-memory store of the files, with the union of the named graphs copied into the default graph."""
+    store = ox.Store()
+    for name in files:
+        path = Path(name)
+        fmt = file_format(path)
+        try:
+            store.bulk_load(path=path, format=fmt)
+        except SyntaxError as error:
+            raise syntax_error(error, path) from None
+        except OSError as error:
+            raise SpacegraphError(f"cannot read: {error.strerror or error}", path=path) from None
+    store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    return store
+
+
+# --- evaluation (in the worker) ----------------------------------------------------------------------
+
+
+class TooManyRows(Exception):
+    pass
+
+
+class LineCounter:
+    """A binary writer that keeps what it is given and stops the serialiser after ``limit`` lines."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.lines = 0
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.lines += data.count(b"\n")
+        if self.limit is not None and self.lines > self.limit:
+            raise TooManyRows
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def limited(triples: Iterable[ox.Triple], limit: int | None) -> Iterator[ox.Triple]:
+    for count, triple in enumerate(triples, start=1):
+        if limit is not None and count > limit:
+            raise TooManyRows
+        yield triple
+
+
+SYNTAX = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
+
+
+def syntax_failure(error: SyntaxError, analysis: Analysis) -> Failure:
+    if analysis.form == "update":
+        return Failure("read-only", "this endpoint is read-only: SPARQL Update (INSERT, DELETE, LOAD, …) is refused")
+    message = " ".join((error.msg or str(error)).split())  # one line
+    match = SYNTAX.match(message)
+    if match:
+        line, column = int(match.group(1)), int(match.group(2))
+        return Failure("syntax", f"syntax error at line {line}, column {column}: {match.group(3)}", line, column)
+    return Failure("syntax", f"syntax error: {message}")
+
+
+def not_acceptable(kind: str) -> Failure:
+    offered = RESULTS_FORMATS if kind == "results" else RDF_FORMATS
+    what = "SELECT and ASK results" if kind == "results" else "CONSTRUCT and DESCRIBE results"
+    types = ", ".join(fmt.media_type.split(";")[0] for fmt in offered)
+    return Failure("not-acceptable", f"none of the accepted media types fits; {what} are offered as: {types}")
+
+
+def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure | Checked:
+    """Check the query's SERVICE calls, then evaluate it and serialise the answer (pyoxigraph does both)."""
+    from spacegraph.engine.security import ServiceRefused, check_services
+
+    try:
+        calls = check_services(job.analysis, settings.allow_service, cross_check=settings.cross_check)
+    except ServiceRefused as refused:
+        return Failure("refused", refused.message)
+    if job.check_only:
+        return Checked(len(calls))
+    if calls and not settings.network:
+        return Failure(NEEDS_NETWORK, "")
+    default: list[ox.NamedNode | ox.BlankNode | ox.DefaultGraph] | None = None
+    named: list[ox.NamedNode | ox.BlankNode] | None = None
+    if job.default_graphs is not None or job.named_graphs is not None:
+        default = [ox.NamedNode(iri) for iri in job.default_graphs or ()]
+        named = [ox.NamedNode(iri) for iri in job.named_graphs or ()]
+    try:
+        result = store.query(job.query, default_graph=default, named_graphs=named)
+        if isinstance(result, ox.QueryBoolean):
+            fmt = results_format(job.results_format) if job.results_format else None
+            if fmt is None:
+                return not_acceptable("results")
+            return Answer(fmt.media_type, result.serialize(format=fmt.results_format) or b"", 1)
+        if isinstance(result, ox.QuerySolutions):
+            fmt = results_format(job.results_format) if job.results_format else None
+            if fmt is None:
+                return not_acceptable("results")
+            return solutions_answer(result, fmt.results_format, fmt.media_type, job.max_rows)
+        rdf = rdf_format(job.rdf_format) if job.rdf_format else None
+        if rdf is None:
+            return not_acceptable("graph")
+        triples: Iterable[ox.Triple] = limited(result, job.max_rows)
+        items: Iterable[ox.Triple] | Iterable[ox.Quad] = triples
+        if job.graph_name is not None and rdf.keeps_graphs:
+            graph = ox.NamedNode(job.graph_name)
+            items = (ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples)
+        body = ox.serialize(items, format=rdf.rdf_format, prefixes=PREFIXES) or b""
+        return Answer(rdf.media_type, body)
+    except SyntaxError as error:
+        return syntax_failure(error, job.analysis)
+    except TooManyRows:
+        return Failure(
+            "too-large",
+            f"the answer has more than {job.max_rows} rows, this endpoint's limit: add a LIMIT, or download the dumps",
+        )
+    except (OSError, RuntimeError, ValueError, TypeError) as error:
+        return Failure("failed", f"the query failed: {error}")
+
+
+def solutions_answer(
+    solutions: ox.QuerySolutions, fmt: ox.QueryResultsFormat, media_type: str, max_rows: int | None
+) -> Answer:
+    """Serialise solutions, stopping after ``max_rows``. Rows are counted on TSV, where each solution
+    is one line; TSV is then read back and written in the requested format, all by pyoxigraph."""
+    counter = LineCounter(None if max_rows is None else max_rows + 1)  # + the header line
+    solutions.serialize(cast(BinaryIO, counter), format=ox.QueryResultsFormat.TSV)
+    tsv = b"".join(counter.parts)
+    rows = counter.lines - 1
+    if fmt == ox.QueryResultsFormat.TSV:
+        return Answer(media_type, tsv, rows)
+    parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+    return Answer(media_type, parsed.serialize(format=fmt) or b"", rows)
+
+
+# --- the worker process --------------------------------------------------------------------------------
+
+
+def write_frame(stream: BinaryIO, message: object) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def read_frame(stream: BinaryIO) -> object | None:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (size,) = HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    message: object = pickle.loads(payload)
+    return message
+
+
+def serve_forever() -> None:
+    """The worker process (``pool.WORKER_COMMAND``)."""
+    from spacegraph.engine.security import die_with_parent, forbid_network
+
+    die_with_parent()
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt the frames
+    requests = sys.stdin.buffer
+    settings = read_frame(requests)
+    if not isinstance(settings, Settings):
+        return
+    note = None
+    sandboxed = False
+    if settings.sandbox and not settings.network:
+        note = forbid_network()
+        sandboxed = note is None
+    if not sandboxed:  # without the sandbox, rdflib's parser double-checks every SERVICE
+        settings = replace(settings, cross_check=True)
+    if settings.memory_mb is not None:
+        import resource
+
+        limit = settings.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        store = load_store(settings.data)
+    except SpacegraphError as error:
+        write_frame(replies, Failure("failed", str(error)))
+        return
+    except MemoryError:
+        write_frame(replies, Failure("failed", f"the graph does not fit in {settings.memory_mb} MB"))
+        return
+    write_frame(replies, Ready(sandboxed, note, len(store)))
+    while (job := read_frame(requests)) is not None:
+        if isinstance(job, Job):
+            try:
+                reply: Answer | Failure | Checked = evaluate(store, job, settings)
+            except MemoryError:
+                reply = Failure("failed", f"the query needed more than {settings.memory_mb} MB")
+            write_frame(replies, reply)
