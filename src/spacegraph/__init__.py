@@ -6,7 +6,7 @@ The package has three rooms, one per phase of the product, and a few shared modu
   description, the diagrams, the Wikidata link record);
 - ``spacegraph.engine``: evaluating queries (the query analysis, the backends, the worker processes);
 - ``spacegraph.web``: serving the publication over HTTP (the application and everything it answers);
-- shared: ``config``, ``errors``, ``formats``, ``namespaces``, and this module (the version and the
+- shared: ``config``, ``errors``, ``formats``, ``names``, ``namespaces``, and this module (the version and the
   project's folder). ``cli`` is the command over all of them.
 
 The rules between them are contracts in ``pyproject.toml`` ([tool.importlinter]), checked by ``make test``.

@@ -4,9 +4,10 @@ bad usage. Errors are one line on stderr, never a traceback."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -23,6 +24,7 @@ from spacegraph.publish.links import (
     release_url,
     render_report,
     wikidata_statements,
+    write_record,
 )
 from spacegraph.publish.links import pending as pending_statements
 
@@ -30,6 +32,7 @@ from spacegraph.publish.links import pending as pending_statements
 # for build, uvicorn and FastAPI for serve): serve starts sooner without the others.
 if TYPE_CHECKING:
     from spacegraph.publish.dumps import Build
+    from spacegraph.publish.wikidata import Wikidata
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -96,6 +99,133 @@ def links_check(online: bool, endpoint: str, timeout: float, record: Path) -> No
         fail(error)
     click.echo(render_report(problems, len(confirmed(entries))))
     sys.exit(EXIT_INVALID if any(p.severity == "error" for p in problems) else 0)
+
+
+def wikidata_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every command that asks Wikidata shares: where, how politely, and which record."""
+    from spacegraph.publish.wikidata import CONTACT, WIKIDATA_API
+
+    options = [
+        click.option("--api", default=WIKIDATA_API, show_default=True, help="Wikidata's Action API (api.php)."),
+        click.option("--endpoint", default=WIKIDATA_SPARQL, show_default=True, help="Wikidata's SPARQL query service."),
+        click.option(
+            "--delay", default=0.5, show_default=True, type=click.FloatRange(min=0), help="Seconds between requests."
+        ),
+        click.option(
+            "--retries", default=5, show_default=True, type=click.IntRange(min=0), help="Retries on 429, 5xx, maxlag."
+        ),
+        click.option(
+            "--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds per answer."
+        ),
+        click.option(
+            "--contact", default=CONTACT, show_default=True, help="Contact (URL or e-mail) in the User-Agent."
+        ),
+        click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=RECORD, show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def wikidata_client(api: str, endpoint: str, delay: float, retries: int, timeout: float, contact: str) -> Wikidata:
+    from spacegraph.publish.wikidata import Politeness, Wikidata
+
+    politeness = Politeness(delay=delay, retries=retries, timeout=timeout)
+    return Wikidata(api, endpoint, politeness, contact, notify=lambda message: click.echo(message, err=True))
+
+
+@links.command("suggest")
+@click.argument("entities", nargs=-1)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("wikidata-review.md"),
+    show_default=True,
+    help="The review file: Markdown, or TSV when the name ends in .tsv.",
+)
+@click.option("--limit", default=7, show_default=True, type=click.IntRange(1, 50), help="Search results per label.")
+@wikidata_options
+def links_suggest(entities: tuple[str, ...], output: Path, limit: int, record: Path, **wikidata: Any) -> None:
+    """Search Wikidata for the items that may be ENTITIES (default: every unconfirmed row of the record),
+    rank them by label, class and the context our graph holds, and write a review file with each
+    candidate's score and why. Nothing is linked: a person decides with `links accept`."""
+    from spacegraph.publish.candidates import Graph, review_markdown, review_tsv, suggest
+
+    try:
+        entries = read_record(record)
+        graph = Graph(load(Sources.in_project()).store, entries)
+        targets = list(entities) or [link.entity for link in entries if link.status == "unconfirmed"]
+        for entity in targets:
+            if not graph.exists(entity):
+                raise SpacegraphError(f"id:{entity} is not in our graph")
+        with wikidata_client(**wikidata) as client:
+            found = []
+            for entity in targets:
+                found.append(suggest(graph, client, entity, limit))
+                best = next((c for c in found[-1].candidates if c.excluded is None), None)
+                shown = f"{best.qid} {best.item.label()!r} ({best.score:g})" if best else "no candidate"
+                click.echo(f"id:{entity}: {shown}")
+            asked = client.requests
+        day = datetime.now(UTC).date().isoformat()
+        header = (
+            f"Retrieved {day} from {wikidata['api']} and {wikidata['endpoint']} "
+            f"({asked} requests) by spacegraph {__version__}."
+        )
+        text = review_tsv(found) if output.suffix == ".tsv" else review_markdown(found, header)
+        output.write_text(text, encoding="utf-8")
+    except SpacegraphError as error:
+        fail(error)
+    click.echo(f"{len(found)} entities, review written to {output}", err=True)
+
+
+@links.command("accept")
+@click.argument("entity")
+@click.argument("qid")
+@wikidata_options
+def links_accept(entity: str, qid: str, record: Path, **wikidata: Any) -> None:
+    """Record a person's decision that ENTITY (our local name, e.g. isas) is the Wikidata item QID: the
+    row gets the item's labels, description and main class, and the evidence (the API, the retrieval
+    date, the claims that match our graph). Refused (exit 1) when the item is missing, merged, a wiki
+    page, of the wrong kind, already linked, or its label does not match ours."""
+    from spacegraph.publish.candidates import Graph
+    from spacegraph.publish.decisions import Refused, accept
+
+    try:
+        entries = read_record(record)
+        graph = Graph(load(Sources.in_project()).store, entries)
+        with wikidata_client(**wikidata) as client:
+            updated, row = accept(entries, graph, client, entity, qid, datetime.now(UTC).date())
+        write_record(record, updated)
+    except Refused as error:
+        click.echo(f"refused: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    except SpacegraphError as error:
+        fail(error)
+    click.echo(
+        f"id:{entity} is now linked to {row.qid} ({row.label_en}, {row.instance_of_label or row.instance_of_qid})"
+    )
+
+
+@links.command("refresh")
+@wikidata_options
+def links_refresh(record: Path, **wikidata: Any) -> None:
+    """Fill the description and main class (and empty labels) of every linked item from Wikidata, and
+    flag what a person must judge: a label that changed, an item merged or deleted. Exit 1 if flagged."""
+    from spacegraph.publish.candidates import Graph
+    from spacegraph.publish.decisions import refresh
+
+    try:
+        entries = read_record(record)
+        graph = Graph(load(Sources.in_project()).store, entries)
+        with wikidata_client(**wikidata) as client:
+            done = refresh(entries, graph, client, datetime.now(UTC).date())
+        write_record(record, done.record)
+    except SpacegraphError as error:
+        fail(error)
+    for change in done.changes:
+        click.echo(f"updated: {change}")
+    click.echo(render_report(done.problems, len(confirmed(entries))))
+    sys.exit(EXIT_INVALID if any(p.severity == "error" for p in done.problems) else 0)
 
 
 @links.command("quickstatements")

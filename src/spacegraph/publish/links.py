@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
-import unicodedata
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pyoxigraph as ox
 
 from spacegraph import __version__
 from spacegraph.errors import SpacegraphError
+from spacegraph.names import normalise
 from spacegraph.namespaces import compact
 
 ID = "https://w3id.org/spacegraph/id/"
@@ -101,6 +103,23 @@ def confirmed(record: Iterable[Link]) -> list[Link]:
     return [link for link in record if link.status == "confirmed"]
 
 
+def write_record(path: Path, record: Iterable[Link]) -> None:
+    """Write the record as ``read_record`` reads it (tab-separated, quoted where needed), atomically: a
+    temporary file beside it, then one rename, so a failure leaves the previous record whole."""
+    rows = [{column: getattr(link, column) for column in COLUMNS} for link in record]
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent, text=True)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 # --- Checking ------------------------------------------------------------------------------------
 
 
@@ -121,14 +140,6 @@ def render_report(problems: list[Problem], checked: int) -> str:
     verdict = "OK" if errors == 0 else "FAILED"
     lines.append(f"{verdict}: {checked} link(s) checked, {errors} error(s), {warnings} warning(s).")
     return "\n".join(lines)
-
-
-def normalise(label: str) -> str:
-    """Compare labels by their letters and digits only: "Hayabusa-2" and "Hayabusa2", "162173 Ryugu"
-    and "(162173) Ryugu", "Cabinet Office (Japan)" and "Cabinet Office" all agree."""
-    label = re.sub(r"\s*\([^)]*\)\s*$", "", label)  # a trailing qualifier: "Cabinet Office (Japan)"
-    decomposed = unicodedata.normalize("NFKD", label.casefold())
-    return "".join(c for c in decomposed if c.isalnum())
 
 
 def labels_agree(recorded: str, ours: Iterable[str]) -> bool:
