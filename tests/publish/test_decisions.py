@@ -35,7 +35,10 @@ def wikidata(loaded: LoadedGraph) -> Iterator[str]:
 def test_accept_writes_the_row_with_its_evidence_and_check_passes(wikidata: str, record: Path) -> None:
     result = run("links", "accept", "isas", "Q999999021", "--record", record, *options(wikidata))
     assert result.exit_code == 0, result.output
-    assert result.stdout == "id:isas is now linked to Q999999021 (Institute of Space and Astronautical Science, research institute)\n"
+    assert (
+        result.stdout
+        == "id:isas is now linked to Q999999021 (Institute of Space and Astronautical Science, research institute)\n"
+    )
     rows = {link.entity: link for link in read_record(record)}
     isas = rows["isas"]
     assert (isas.qid, isas.status, isas.label_en, isas.label_ja) == (
@@ -67,7 +70,11 @@ def test_accept_writes_the_row_with_its_evidence_and_check_passes(wikidata: str,
         ("gosat", "Q999999051", "Q999999051 does not exist in Wikidata (deleted, or never created)"),
         ("isas", "Q179103", "Q179103 is already linked from id:jaxa; one item names one thing"),
         ("thomas-pesquet", "Q999999021", "a person linked to an item of class Q999999901 (research institute), not Q5"),
-        ("gosat", "Q999999061", "our labels ['GOSAT'] do not match the item's '67th International Astronautical Congress'"),
+        (
+            "gosat",
+            "Q999999061",
+            "our labels ['GOSAT'] do not match the item's '67th International Astronautical Congress'",
+        ),
         ("isass", "Q999999021", "id:isass is not in our graph"),
     ],
     ids=["disambiguation", "redirect", "deleted", "taken", "not-human", "label", "unknown"],

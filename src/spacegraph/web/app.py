@@ -23,6 +23,7 @@ from spacegraph.web.headers import SecurityHeaders
 from spacegraph.web.limits import RequestLimits
 from spacegraph.web.metrics import Metrics
 from spacegraph.web.operations import Observer, OperationsRouter, Options, document_errors
+from spacegraph.web.reconcile import ReconciliationRouter
 from spacegraph.web.replay import Replay
 from spacegraph.web.sparql import SparqlRouter
 
@@ -32,6 +33,7 @@ A CNES press release of July 2016 on France-Japan space cooperation, published a
 * `/sparql`: SPARQL 1.1 Protocol, read-only. The default graph is the union of the named graphs.
   Without a query, the SPARQL 1.1 Service Description.
 * `/store?default`, `/store?graph=IRI`: SPARQL 1.1 Graph Store HTTP Protocol, read-only.
+* `/reconcile`: Reconciliation Service API 0.2 over our entities (OpenRefine and other clients).
 * `/health`, `/ready`: liveness and readiness; `/metrics`: Prometheus metrics.
 """
 
@@ -68,6 +70,7 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
     app.include_router(OperationsRouter(metrics))
+    app.include_router(ReconciliationRouter(config))  # /reconcile: the Reconciliation Service API 0.2
     app.include_router(LinkedDataRouter(config))  # our IRIs, the pages, the published files
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
     app.add_middleware(Options, routes=app)  # a plain OPTIONS: 204 with Allow

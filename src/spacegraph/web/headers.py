@@ -6,7 +6,8 @@ Inline ``<script type="application/ld+json">`` blocks are data, not scripts: a C
 Inline scripts and ``style`` attributes are blocked: pages keep their scripts and styles in files under
 our origin (``/static``), except that the query UI at ``/sparql`` may apply inline styles, which YASGUI
 inserts at run time. FastAPI's ``/docs`` page loads Swagger UI from a CDN with an inline script, so
-the documentation paths get ``DOCS_CONTENT_SECURITY_POLICY`` instead.
+the documentation paths get ``DOCS_CONTENT_SECURITY_POLICY`` instead, and the reconciliation previews,
+which clients frame, ``EMBEDDABLE_CONTENT_SECURITY_POLICY``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ QUERY_UI_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
     "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
 QUERY_UI_PATH = "/sparql"
+# A reconciliation client (OpenRefine) shows an entity's preview in an <iframe> of its own page.
+EMBEDDABLE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors *")
+EMBEDDABLE_PATH = "/reconcile/preview"
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -64,6 +68,8 @@ REPLACED = frozenset({b"content-security-policy", b"x-content-type-options", b"r
 def policy_for(path: str) -> str:
     if path in DOCS_PATHS:
         return DOCS_CONTENT_SECURITY_POLICY
+    if path == EMBEDDABLE_PATH:
+        return EMBEDDABLE_CONTENT_SECURITY_POLICY
     return QUERY_UI_CONTENT_SECURITY_POLICY if path == QUERY_UI_PATH else CONTENT_SECURITY_POLICY
 
 
