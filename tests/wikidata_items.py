@@ -33,7 +33,7 @@ Which items are real and which are not:
   ``ontology/wikidata-mappings.tsv`` (classes, countries, cities, agencies, Hayabusa2, Philae). Their
   descriptions here are the stand-in's ("stand-in description …"), and their ``P279`` links are chosen
   for the tests, not copied from Wikidata.
-- **Fixture items** do not exist: their Q-ids are in the range Q999999000–Q999999999 (far beyond any
+- **Fixture items** do not exist: their Q-ids are in the range Q999999000 to Q999999999 (far beyond any
   item Wikidata has made), and every one of their descriptions begins with "TEST FIXTURE, not a real
   item". They stand for the candidates of our unlinked entities (the right one and its namesakes, a
   disambiguation page, a merged item, a deleted one). Never copy one into the record.

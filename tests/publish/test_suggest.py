@@ -5,6 +5,7 @@ User-Agent, maxlag, pacing, and retries on 429, 503 and maxlag with Retry-After 
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,7 +147,7 @@ def test_the_client_is_polite(wikidata: tuple[StandIn, str], tmp_path: Path) -> 
         f"{base}/w/api.php maxlag: Waiting for 10.64.48.35: 6.2 seconds lagged: waiting 1 s (try 4 of 6)",
     ]
     log = stand_in.log
-    gaps = [later.at - earlier.at for earlier, later in zip(log, log[1:], strict=False)]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(log)]
     assert gaps[0] >= 1.0 and gaps[1] >= 2.0 and gaps[2] >= 1.0  # Retry-After, back-off (2nd try), Retry-After
     assert all(gap >= 0.19 for gap in gaps)  # never faster than --delay
     api = [entry for entry in log if entry.path == "/w/api.php"]
