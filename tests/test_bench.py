@@ -158,3 +158,19 @@ def test_the_generator_is_deterministic_and_exact(nquads: Path, tmp_path: Path) 
     assert len(store) == 5000  # no duplicate quads
     graphs = {str(graph) for graph in store.named_graphs()}
     assert {f"<https://w3id.org/spacegraph/graph/{name}>" for name in ("data", "enrichment", "ontology")} <= graphs
+
+
+def test_reconciliation_is_measured_beside_csv_reconcile() -> None:
+    """`python -m bench.reconcile`: both services answer the same batch of names, and the figures say how
+    many each got right and how fast."""
+    command = [sys.executable, "-m", "bench.reconcile", "--seconds", "0.5"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    names = int(lines[0].split()[0])
+    assert names > 300
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in lines[3:]}
+    assert set(rows) == {"spacegraph /reconcile", "csv-reconcile"}
+    assert rows["spacegraph /reconcile"][1] == f"{names}/{names} (100.0%)"
+    for row in rows.values():
+        assert float(row[4].replace(",", "")) > 0

@@ -4,9 +4,9 @@ ranks and the ``/reconcile`` service all read "Hayabusa-2", "Hayabusa 2" and "HA
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
+from collections import Counter
 
 QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")  # a trailing qualifier: "Cabinet Office (Japan)"
 
@@ -27,15 +27,26 @@ def words(label: str) -> list[str]:
     return kept.split()
 
 
+def bigrams(folded: str) -> Counter[str]:
+    """The pairs of adjacent characters of a normalised name (one character makes one "pair")."""
+    return Counter(folded[i : i + 2] for i in range(max(len(folded) - 1, 1)))
+
+
+def dice(left: Counter[str], right: Counter[str]) -> float:
+    """Sørensen-Dice coefficient of two bigram multisets: 2 |A ∩ B| / (|A| + |B|)."""
+    total = left.total() + right.total()
+    return 2 * (left & right).total() / total if total else 0.0
+
+
 def similarity(a: str, b: str) -> float:
-    """How alike two names are, from 0 to 1: 1 when they normalise to the same text, else the best of a
-    character ratio (typos, spacing) and the share of words in common (order, extra words)."""
+    """How alike two names are, from 0 to 1: 1 when they normalise to the same text, else the best of
+    the Dice coefficient of their character pairs (typos, spacing) and the share of words in common
+    (order, extra words), times 0.95 so that only an exact match reaches 1."""
     left, right = normalise(a), normalise(b)
     if not left or not right:
         return 0.0
     if left == right:
         return 1.0
-    characters = difflib.SequenceMatcher(None, left, right, autojunk=False).ratio()
     first, second = set(words(a)), set(words(b))
     shared = len(first & second) / max(len(first | second), 1)
-    return round(max(characters, shared) * 0.95, 4)  # below an exact match, whatever the ratio
+    return round(max(dice(bigrams(left), bigrams(right)), shared) * 0.95, 4)
