@@ -15,6 +15,8 @@ from spacegraph import PROJECT_ROOT, __version__
 from spacegraph.errors import SpacegraphError
 from spacegraph.publish.graph import Sources, load
 from spacegraph.publish.links import (
+    CONTACT,
+    WIKIDATA_API,
     WIKIDATA_SPARQL,
     check_offline,
     check_online,
@@ -103,8 +105,6 @@ def links_check(online: bool, endpoint: str, timeout: float, record: Path) -> No
 
 def wikidata_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options every command that asks Wikidata shares: where, how politely, and which record."""
-    from spacegraph.publish.wikidata import CONTACT, WIKIDATA_API
-
     options = [
         click.option("--api", default=WIKIDATA_API, show_default=True, help="Wikidata's Action API (api.php)."),
         click.option("--endpoint", default=WIKIDATA_SPARQL, show_default=True, help="Wikidata's SPARQL query service."),

@@ -27,6 +27,8 @@ ID = "https://w3id.org/spacegraph/id/"
 WD = "http://www.wikidata.org/entity/"
 WDT = "http://www.wikidata.org/prop/direct/"
 WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
+WIKIDATA_API = "https://www.wikidata.org/w/api.php"
+CONTACT = "https://w3id.org/spacegraph/"  # the publisher's homepage (metadata/dataset.ttl), in User-Agents
 COLUMNS = (
     "entity",
     "qid",

@@ -22,10 +22,8 @@ import httpx
 
 from spacegraph import __version__
 from spacegraph.errors import SpacegraphError
+from spacegraph.publish.links import CONTACT, WIKIDATA_API, WIKIDATA_SPARQL
 
-WIKIDATA_API = "https://www.wikidata.org/w/api.php"
-WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
-CONTACT = "https://w3id.org/spacegraph/"  # the publisher's homepage (metadata/dataset.ttl)
 LANGUAGES = ("en", "fr", "ja")
 BATCH = 50  # ids per wbgetentities request: the API's limit for clients without the apihighlimits right
 RETRIED = frozenset({429, 502, 503, 504})
