@@ -503,15 +503,20 @@ def site_words(site: Site) -> dict[str, str]:
 
 
 def link_root(request: Request) -> str:
-    """Where this server's links start: the ASGI root path (empty unless mounted under a prefix)."""
+    """Where this server's links start: its public URL when it has one (``serve --public-url``), else the
+    ASGI root path (empty unless mounted under a prefix)."""
+    config: Config = request.app.state.config
+    if config.public_url is not None:
+        return config.public_url.rstrip("/")
     root: str = request.scope.get("root_path", "")
     return root
 
 
 def public_base(request: Request) -> str:
-    """The absolute public address of the site, ending with a slash: the base of our IRIs, which
-    w3id.org redirects to the server."""
-    return BASE
+    """The absolute public address of the site, ending with a slash: the server's public URL, else the
+    base of our IRIs, which w3id.org redirects to the server."""
+    config: Config = request.app.state.config
+    return config.public_url or BASE
 
 
 def site_of(request: Request) -> Site:
