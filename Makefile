@@ -8,9 +8,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # graphviz draws the ontology diagram at build time (and the neighbourhood pictures when serving);
 # the rest are for the tests: raptor's rapper, Chromium for the browser tests, wrk for the
-# benchmark's, nginx for docs/nginx-cache.conf's, fonts for Japanese.
+# benchmark's, nginx for docs/nginx-cache.conf's and docs/deploy/'s (with openssl's throw-away
+# certificate and curl's HTTP/2), Apache for the w3id.org rules, systemd for systemd-analyze, fonts
+# for Japanese.
 SERVE_DEBIAN_PACKAGES := graphviz fonts-noto-cjk fonts-dejavu-core
-TEST_DEBIAN_PACKAGES := $(SERVE_DEBIAN_PACKAGES) raptor2-utils chromium wrk nginx
+TEST_DEBIAN_PACKAGES := $(SERVE_DEBIAN_PACKAGES) raptor2-utils chromium wrk nginx apache2 openssl curl systemd
 
 HOST ?= 127.0.0.1
 PORT ?= 8000

@@ -31,6 +31,13 @@ PAGES = [
     ("landing page", "/", "text/html"),
     ("ontology documentation", "/def.html", "text/html"),
     ("dataset description (HTML)", "/id/dataset.html", "text/html"),
+    ("/.well-known/void (Turtle)", "/.well-known/void", "text/turtle"),
+    ("/.well-known/void (JSON-LD)", "/.well-known/void", "application/ld+json"),
+    ("sitemap.xml", "/sitemap.xml", "application/xml"),
+    ("robots.txt", "/robots.txt", "text/plain"),
+    ("error page (404, HTML)", "/no-such-page", "text/html"),
+    ("error (404, plain text)", "/no-such-page", "*/*"),
+    ("health (for comparison)", "/health", "*/*"),
 ]
 
 
@@ -58,7 +65,7 @@ def main() -> None:
                     start = time.perf_counter()
                     response = client.get(base + path, headers={"Accept": accept})
                     times.append((time.perf_counter() - start) * 1000)
-                    assert response.status_code in (200, 303), (path, response.status_code)
+                    assert response.status_code == (404 if "404" in name else 303 if "303" in name else 200), path
                 times.sort()
                 p95 = times[int(len(times) * 0.95) - 1]
                 print(

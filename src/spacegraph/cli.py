@@ -376,6 +376,14 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
     show_default=True,
     help="Reverse proxies whose X-Forwarded-For gives the client address (comma-separated; * for any).",
 )
+@click.option(
+    "--public-url",
+    default=None,
+    metavar="URL",
+    help="Where the public reaches this server behind a proxy (https://data.example.org/): links, the sitemap, "
+    "the description's access URLs and canonical links name it. Default: local links, public addresses "
+    "under the IRIs' base (https://w3id.org/spacegraph/).",
+)
 def serve(
     host: str,
     port: int,
@@ -400,6 +408,7 @@ def serve(
     access_log: str,
     log_queries: bool,
     forwarded_allow_ips: str,
+    public_url: str | None,
 ) -> None:
     """Serve the graph: SPARQL 1.1 Protocol at /sparql (read-only), Graph Store Protocol at /store,
     OpenAPI documentation at /docs. Without --data or --endpoint, serves dist/spacegraph.nq, building
@@ -435,6 +444,7 @@ def serve(
             body_timeout=body_timeout,
             access_log=None if access_log == "off" else access_log,
             log_queries=log_queries,
+            public_url=public_url,
         )
         backend = make_backend(config)
     except SpacegraphError as error:

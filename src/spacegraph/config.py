@@ -51,6 +51,10 @@ class Config:
     # Operations (accesslog.py): one JSON line per request to this file, "-" for stderr, None for nowhere
     access_log: str | None = None
     log_queries: bool = False  # also log each query's text (never a body or a header)
+    # Where the public reaches this server when it listens behind a proxy (https://data.example.org/sg/):
+    # the links of the pages, the sitemap, the description's access URLs and the canonical links name
+    # addresses under it. None: links are local paths, public addresses are under our IRIs' base.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if bool(self.data) == bool(self.endpoint):
@@ -71,6 +75,14 @@ class Config:
             raise SpacegraphError("cache_bytes and cache_max_age cannot be negative")
         if self.worker_memory_mb is not None and self.worker_memory_mb < 256:
             raise SpacegraphError("worker_memory_mb must be at least 256")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if not is_http_url(self.public_url) or parts.query or parts.fragment:
+                raise SpacegraphError(
+                    f"the public URL must be an http(s) URL without query or fragment: {self.public_url}"
+                )
+            if not self.public_url.endswith("/"):  # a base: every address is a path under it
+                object.__setattr__(self, "public_url", self.public_url + "/")
         for iri in self.service_allow:
             if not is_http_url(iri):
                 raise SpacegraphError(f"SERVICE allow-list entries must be http(s) IRIs: {iri}")

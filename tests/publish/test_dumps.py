@@ -432,7 +432,7 @@ def test_void_describes_the_dataset(void: ox.Store) -> None:
         (
             __version__,
             one(static, f"SELECT ?d {{ <{DATASET.value}> dcterms:issued ?d }}"),
-            "https://creativecommons.org/licenses/by/4.0/",
+            "http://publications.europa.eu/resource/authority/licence/CC_BY_4_0",
             PREFIXES["id"] + "spacegraph-contributors",
             "https://w3id.org/spacegraph/sparql",
         )
@@ -460,12 +460,17 @@ def test_void_lists_every_dump_with_its_media_type_size_and_checksum(published: 
         "trig": "application/trig",
         "nq": "application/n-quads",
     }
-    iana = "https://www.iana.org/assignments/media-types/"
+    file_types = {"ttl": "RDF_TURTLE", "jsonld": "JSON_LD", "nt": "RDF_N_TRIPLES", "rdf": "RDF_XML"}
+    file_types |= {"trig": "RDF_TRIG", "nq": "RDF_N_QUADS"}
+    iana = "http://www.iana.org/assignments/media-types/"
     assert len(rows) == 2 * len(DUMP_NAMES)
     for url, media, size, checksum, algorithm, compress in rows:
         name = url.removeprefix(DUMPS)
         data = published.files[name]
         assert media == iana + media_types[name.split(".")[1]]
+        file_type = one(void, f"SELECT ?f {{ ?d dcat:downloadURL <{url}> ; dcterms:format ?f }}")
+        eu_file_types = "http://publications.europa.eu/resource/authority/file-type/"
+        assert file_type == eu_file_types + file_types[name.split(".")[1]]
         assert int(size) == len(data)
         assert (checksum, algorithm) == (hashlib.sha256(data).hexdigest(), SPDX + "checksumAlgorithm_sha256")
         assert compress == (iana + "application/gzip" if name.endswith(".gz") else "")
@@ -478,6 +483,7 @@ def test_metadata_graph_is_void_without_the_file_sizes_and_checksums(published: 
         described.remove((checksum, None, None))
     described.remove((None, rdflib.URIRef(SPDX + "checksum"), None))
     described.remove((None, rdflib.URIRef(DCAT + "byteSize"), None))
+    described.remove((None, rdflib.RDF.type, rdflib.URIRef(SPDX + "ChecksumAlgorithm")))  # what the checksums use
     inside = rdflib_graphs(published.files["spacegraph.trig"], "trig")[METADATA_GRAPH.value]
     assert same_graph(inside, described)
 

@@ -196,3 +196,22 @@ def test_pages_work_without_javascript(browser: Browser, base: str) -> None:
     assert page.locator("h1").inner_text() == "Hayabusa-2"
     shot(page, "search-no-js")
     context.close()
+
+
+def test_a_wrong_address_shows_a_page_of_the_site_in_the_readers_language(browser: Browser, base: str) -> None:
+    context = browser.new_context(locale="fr-FR", extra_http_headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    response = page.goto(base + "/telechargements/spacegraph.ttl")
+    assert response is not None and response.status == 404
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.locator("h1").inner_text() == "Introuvable"
+    assert "/telechargements/spacegraph.ttl" in page.locator("pre.message").inner_text()
+    assert page.locator("header.site nav").first.is_visible()  # the site's chrome: its menu, search, languages
+    shot(page, "not-found-fr")
+    page.locator("#q-error").fill("hayabusa")
+    with page.expect_navigation():
+        page.locator("article.error form button").click()
+    follow(page, ".suggestions", "Hayabusa-2")
+    assert page.locator("h1").inner_text() == "Hayabusa-2"
+    context.close()

@@ -261,9 +261,12 @@ VOID_HEADER = f"""\
 # The description of spacegraph {__version__}, in VoID and DCAT, written by `spacegraph build`.
 #
 # Everything countable here is computed from the dumps: the triple and entity counts, the partitions by
-# class and by property, the vocabularies, the named graphs, the Wikidata linkset and the files.
-# The counts cover everything the dumps hold, this description included: void:triples is the number of
-# lines of spacegraph.nt.
+# class and by property, the vocabularies, the named graphs, the time the data covers, the Wikidata
+# linkset, the SPARQL endpoint and the files. The counts cover everything the dumps hold, this
+# description included: void:triples is the number of lines of spacegraph.nt.
+#
+# It conforms to DCAT-AP 3.0 (the catalogue id:catalog lists the dataset and the endpoint), with values
+# from the EU controlled vocabularies, each stated with its class, so that a portal can harvest it alone.
 #
 # This same description is the metadata named graph inside the dumps, with one difference: there, the
 # distributions have no dcat:byteSize and no spdx:checksum, since a file cannot contain its own

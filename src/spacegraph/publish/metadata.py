@@ -11,10 +11,12 @@ computed to a fixed point, since describing the counts adds triples that must th
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -44,30 +46,58 @@ DCTERMS = "http://purl.org/dc/terms/"
 FOAF = "http://xmlns.com/foaf/0.1/"
 OWL = "http://www.w3.org/2002/07/owl#"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
 SPDX = "http://spdx.org/rdf/terms#"
 VOID = "http://rdfs.org/ns/void#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 DATASET = ox.NamedNode(ID + "dataset")
+CATALOG = ox.NamedNode(ID + "catalog")
+SERVICE = ox.NamedNode(DATASET.value + "#sparql")  # the SPARQL endpoint, as a DCAT data service
+ENDPOINT_DISTRIBUTION = ox.NamedNode(DATASET.value + "#sparql-endpoint")  # the dataset, through the endpoint
 METADATA_GRAPH = graph_iri("metadata")
 PUBLISHED_GRAPHS = (DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH, METADATA_GRAPH)
 SPARQL_ENDPOINT = ox.NamedNode(BASE + "sparql")
 DUMPS = BASE + "dumps/"  # where the dump files are served: DUMPS + file name
 LINKSET = ox.NamedNode(DATASET.value + "#wikidata-links")
 WIKIDATA = ox.NamedNode(WIKIDATA_ENTITY + "Q2013")  # the Wikidata item for Wikidata itself
-IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 GZIP = "application/gzip"
+SPARQL_PROTOCOL = ox.NamedNode("https://www.w3.org/TR/sparql11-protocol/")
+DATE = ox.NamedNode(PREFIXES["sg"] + "date")
 
-# The W3C's IRIs for the formats we publish (https://www.w3.org/ns/formats/), by formats.py name.
-W3C_FORMATS = {
-    "turtle": "Turtle",
-    "jsonld": "JSON-LD",
-    "ntriples": "N-Triples",
-    "rdfxml": "RDF_XML",
-    "trig": "TriG",
-    "nquads": "N-Quads",
+# The controlled vocabularies DCAT-AP recommends. Media types are IANA's, named as DCAT-AP's tools (and
+# data.europa.eu's quality checks) name them; file types are the EU Publications Office's authority
+# table, with that table's English labels (each confirmed in a copy of the table).
+IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
+FILE_TYPE_TABLE = "http://publications.europa.eu/resource/authority/file-type"
+FILE_TYPES = {  # formats.py name: (authority table code, its English label)
+    "turtle": ("RDF_TURTLE", "RDF Turtle"),
+    "jsonld": ("JSON_LD", "JSON-LD"),
+    "ntriples": ("RDF_N_TRIPLES", "RDF N-Triples"),
+    "rdfxml": ("RDF_XML", "RDF XML"),
+    "trig": ("RDF_TRIG", "RDF TriG"),
+    "nquads": ("RDF_N_QUADS", "RDF N-Quads"),
+    "sparql": ("SPARQLQ", "SPARQL"),
 }
+SHA256 = ox.NamedNode(SPDX + "checksumAlgorithm_sha256")
+
+# The properties of the description whose values are addresses (where to download, query, read), not
+# names: what a server publishing the description under another address rewrites.
+ADDRESSES = tuple(
+    ox.NamedNode(p)
+    for p in (
+        DCAT + "accessURL",
+        DCAT + "downloadURL",
+        DCAT + "endpointURL",
+        DCAT + "endpointDescription",
+        DCAT + "landingPage",
+        FOAF + "homepage",
+        VOID + "dataDump",
+        VOID + "sparqlEndpoint",
+    )
+)
 FORMAT_LABELS = {
     "turtle": "Turtle",
     "jsonld": "JSON-LD",
@@ -109,6 +139,8 @@ COMPUTED = (
     VOID + "uriSpace",
     DCAT + "distribution",
     DCAT + "version",
+    DCAT + "service",
+    DCTERMS + "temporal",
     OWL + "versionInfo",
 )
 
@@ -165,11 +197,14 @@ class Description:
     path: Path
     triples: tuple[ox.Triple, ...]
 
-    def about(self, predicate: str) -> ox.NamedNode:
-        """The IRI the description gives the dataset for ``predicate`` (read_description checked it)."""
+    def about(self, predicate: str) -> ox.NamedNode | ox.BlankNode:
+        """The node the description gives the dataset for ``predicate`` (read_description checked it)."""
         value = next(t.object for t in self.triples if t.subject == DATASET and t.predicate.value == predicate)
-        assert isinstance(value, ox.NamedNode)
+        assert isinstance(value, ox.NamedNode | ox.BlankNode)
         return value
+
+    def describes(self, subject: ox.NamedNode) -> bool:
+        return any(t.subject == subject for t in self.triples)
 
 
 def read_description(path: Path = DESCRIPTION) -> Description:
@@ -195,6 +230,8 @@ def read_description(path: Path = DESCRIPTION) -> Description:
         raise SpacegraphError("dcterms:issued must be an xsd:date (a day, never the clock)", path=path)
     if not isinstance(about[DCTERMS + "license"], ox.NamedNode):
         raise SpacegraphError("dcterms:license must be the IRI of a licence", path=path)
+    if isinstance(about[DCTERMS + "publisher"], ox.Literal):
+        raise SpacegraphError("dcterms:publisher must be an agent (an IRI or a blank node), not a text", path=path)
     return Description(path, triples)
 
 
@@ -281,6 +318,47 @@ def namespace(term: str) -> str:
     return match.group(1) if match else term
 
 
+@dataclass(frozen=True)
+class Period:
+    """The time the data covers: its earliest and its latest date, each as precise as the data has it."""
+
+    start: ox.Literal
+    end: ox.Literal
+
+
+def extent(literal: ox.Literal) -> tuple[date, date] | None:
+    """The first and last day a date, a month (``xsd:gYearMonth``) or a year (``xsd:gYear``) covers."""
+    kind, text = literal.datatype.value.removeprefix(XSD), literal.value
+    try:
+        if kind == "date":
+            day = date.fromisoformat(text[:10])
+            return day, day
+        if kind == "gYearMonth":
+            year, month = int(text[:4]), int(text[5:7])
+            return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+        if kind == "gYear":
+            return date(int(text[:4]), 1, 1), date(int(text[:4]), 12, 31)
+    except ValueError:
+        return None
+    return None
+
+
+def time_covered(content: Iterable[ox.Quad]) -> Period | None:
+    """From the earliest start to the latest end of the data graph's ``sg:date`` values."""
+    spans = [
+        (span, quad.object)
+        for quad in content
+        if quad.graph_name == DATA_GRAPH and quad.predicate == DATE and isinstance(quad.object, ox.Literal)
+        if (span := extent(quad.object)) is not None
+    ]
+    if not spans:
+        return None
+    start = min(spans, key=lambda s: (s[0][0], s[1].value))[1]
+    end = max(spans, key=lambda s: (s[0][1], s[1].value))[1]
+    assert isinstance(start, ox.Literal) and isinstance(end, ox.Literal)
+    return Period(start, end)
+
+
 def describe(
     content: Sequence[ox.Quad], description: Description, dumps: Sequence[Dump]
 ) -> tuple[list[ox.Triple], Statistics]:
@@ -292,8 +370,9 @@ def describe(
     """
     check_examples(content, description)
     statistics = Statistics.of(content)
+    period = time_covered(content)
     for _ in range(10):
-        triples = metadata_triples(description, statistics, dumps)
+        triples = metadata_triples(description, statistics, dumps, period)
         counted = Statistics.of([*content, *(in_graph(t, METADATA_GRAPH) for t in triples)])
         if counted == statistics:
             return triples, statistics
@@ -316,7 +395,9 @@ def check_examples(content: Sequence[ox.Quad], description: Description) -> None
             raise SpacegraphError(message, path=description.path, line=line, column=column)
 
 
-def metadata_triples(description: Description, statistics: Statistics, dumps: Sequence[Dump]) -> list[ox.Triple]:
+def metadata_triples(
+    description: Description, statistics: Statistics, dumps: Sequence[Dump], period: Period | None = None
+) -> list[ox.Triple]:
     out: list[ox.Triple] = list(description.triples)
 
     def add(subject: ox.NamedNode | ox.BlankNode, predicate: str, value: Term) -> None:
@@ -333,6 +414,12 @@ def metadata_triples(description: Description, statistics: Statistics, dumps: Se
     add(DATASET, VOID + "entities", integer(statistics.entities))
     add(DATASET, VOID + "distinctSubjects", integer(statistics.distinct_subjects))
     add(DATASET, VOID + "classes", integer(len(statistics.classes)))
+    if period is not None:
+        span = ox.BlankNode()
+        add(DATASET, DCTERMS + "temporal", span)
+        add(span, RDF + "type", iri(DCTERMS + "PeriodOfTime"))
+        add(span, DCAT + "startDate", period.start)
+        add(span, DCAT + "endDate", period.end)
     add(DATASET, VOID + "properties", integer(len(statistics.properties)))
     for vocabulary in statistics.vocabularies:
         add(DATASET, VOID + "vocabulary", iri(vocabulary))
@@ -380,8 +467,42 @@ def metadata_triples(description: Description, statistics: Statistics, dumps: Se
     add(WIKIDATA, VOID + "uriSpace", ox.Literal(WIKIDATA_ENTITY))
     add(WIKIDATA, VOID + "sparqlEndpoint", iri("https://query.wikidata.org/sparql"))
 
-    # The dumps.
+    # The SPARQL endpoint: a data service serving the dataset, and a distribution of the dataset through it.
     license_iri = description.about(DCTERMS + "license")
+    publisher = description.about(DCTERMS + "publisher")
+    add(SERVICE, RDF + "type", iri(DCAT + "DataService"))
+    add(SERVICE, DCTERMS + "title", english("spacegraph SPARQL endpoint"))
+    add(
+        SERVICE,
+        DCTERMS + "description",
+        english(
+            "SPARQL 1.1 Protocol, read-only, over the union of the named graphs of the dataset (GRAPH addresses "
+            "each). Without a query, the endpoint answers its SPARQL 1.1 Service Description."
+        ),
+    )
+    add(SERVICE, DCAT + "endpointURL", SPARQL_ENDPOINT)
+    add(SERVICE, DCAT + "endpointDescription", SPARQL_ENDPOINT)
+    add(SERVICE, DCAT + "servesDataset", DATASET)
+    add(SERVICE, DCTERMS + "conformsTo", SPARQL_PROTOCOL)
+    add(SERVICE, DCTERMS + "license", license_iri)
+    add(SERVICE, DCTERMS + "publisher", publisher)
+    add(SPARQL_PROTOCOL, RDF + "type", iri(DCTERMS + "Standard"))
+    add(SPARQL_PROTOCOL, DCTERMS + "title", english("SPARQL 1.1 Protocol"))
+    if description.describes(CATALOG):
+        add(CATALOG, DCAT + "service", SERVICE)
+    add(DATASET, DCAT + "distribution", ENDPOINT_DISTRIBUTION)
+    add(ENDPOINT_DISTRIBUTION, RDF + "type", iri(DCAT + "Distribution"))
+    add(ENDPOINT_DISTRIBUTION, DCTERMS + "title", english("spacegraph through its SPARQL endpoint"))
+    add(ENDPOINT_DISTRIBUTION, DCTERMS + "description", english(f"The named graphs of the dataset ({graph_names()}), "
+        "queried with SPARQL 1.1."))  # fmt: skip
+    add(ENDPOINT_DISTRIBUTION, DCAT + "accessURL", SPARQL_ENDPOINT)
+    add(ENDPOINT_DISTRIBUTION, DCAT + "accessService", SERVICE)
+    add(ENDPOINT_DISTRIBUTION, DCTERMS + "format", file_type("sparql"))
+    add(ENDPOINT_DISTRIBUTION, DCTERMS + "license", license_iri)
+
+    # The dumps.
+    used: set[str] = {"sparql"}
+    media_types: set[str] = set()
     for dump in dumps:
         label = FORMAT_LABELS[dump.format.name]
         add(DATASET, VOID + "dataDump", dump.download_url)
@@ -393,10 +514,29 @@ def metadata_triples(description: Description, statistics: Statistics, dumps: Se
         add(dump.iri, DCAT + "downloadURL", dump.download_url)
         add(dump.iri, DCAT + "accessURL", dump.download_url)
         add(dump.iri, DCAT + "mediaType", iri(IANA_MEDIA_TYPES + dump.format.media_type))
-        add(dump.iri, DCTERMS + "format", iri("http://www.w3.org/ns/formats/" + W3C_FORMATS[dump.format.name]))
+        add(dump.iri, DCTERMS + "format", file_type(dump.format.name))
+        used.add(dump.format.name)
+        media_types.add(dump.format.media_type)
         if dump.compressed:
             add(dump.iri, DCAT + "compressFormat", iri(IANA_MEDIA_TYPES + GZIP))
-    return out
+            media_types.add(GZIP)
+
+    # The values from controlled vocabularies, with the classes DCAT-AP expects of them: a portal
+    # validates the description alone.
+    for media_type in sorted(media_types):
+        add(iri(IANA_MEDIA_TYPES + media_type), RDF + "type", iri(DCTERMS + "MediaType"))
+    for name in sorted(used):
+        concept = file_type(name)
+        add(concept, RDF + "type", iri(DCTERMS + "MediaTypeOrExtent"))
+        add(concept, RDF + "type", iri(SKOS + "Concept"))
+        add(concept, SKOS + "prefLabel", english(FILE_TYPES[name][1]))
+        add(concept, SKOS + "inScheme", iri(FILE_TYPE_TABLE))
+    return list(dict.fromkeys(out))
+
+
+def file_type(name: str) -> ox.NamedNode:
+    """The EU authority table's file type of a format (by its formats.py name, or ``sparql``)."""
+    return iri(f"{FILE_TYPE_TABLE}/{FILE_TYPES[name][0]}")
 
 
 def file_facts(dump: Dump, content: bytes, sha256: str) -> list[ox.Triple]:
@@ -406,6 +546,7 @@ def file_facts(dump: Dump, content: bytes, sha256: str) -> list[ox.Triple]:
         ox.Triple(dump.iri, iri(DCAT + "byteSize"), integer(len(content), XSD + "nonNegativeInteger")),
         ox.Triple(dump.iri, iri(SPDX + "checksum"), checksum),
         ox.Triple(checksum, iri(RDF + "type"), iri(SPDX + "Checksum")),
-        ox.Triple(checksum, iri(SPDX + "algorithm"), iri(SPDX + "checksumAlgorithm_sha256")),
+        ox.Triple(checksum, iri(SPDX + "algorithm"), SHA256),
+        ox.Triple(SHA256, iri(RDF + "type"), iri(SPDX + "ChecksumAlgorithm")),
         ox.Triple(checksum, iri(SPDX + "checksumValue"), ox.Literal(sha256, datatype=iri(XSD + "hexBinary"))),
     ]

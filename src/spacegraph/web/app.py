@@ -17,8 +17,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from spacegraph import __version__
 from spacegraph.config import Config
 from spacegraph.engine.store import Backend, make_backend
-from spacegraph.web import accesslog
+from spacegraph.web import accesslog, error_pages
 from spacegraph.web.deref import LinkedDataRouter, immutable
+from spacegraph.web.discovery import DiscoveryRouter
 from spacegraph.web.headers import SecurityHeaders
 from spacegraph.web.limits import RequestLimits
 from spacegraph.web.metrics import Metrics
@@ -71,7 +72,9 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.include_router(OperationsRouter(metrics))
     app.include_router(ReconciliationRouter(config))  # /reconcile: the Reconciliation Service API 0.2
-    app.include_router(LinkedDataRouter(config))  # our IRIs, the pages, the published files
+    linked = LinkedDataRouter(config)
+    app.include_router(linked)  # our IRIs, the pages, the published files
+    app.include_router(DiscoveryRouter(linked))  # /.well-known/void, /robots.txt, /sitemap.xml
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
     app.add_middleware(Options, routes=app)  # a plain OPTIONS: 204 with Allow
     app.add_middleware(RequestLimits, config=config)  # inside CORS: a 413 or 429 is readable by a browser
@@ -83,6 +86,7 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         expose_headers=["ETag", "Content-Length", "Retry-After"],
         max_age=86400,
     )
+    error_pages.install(app)  # errors as pages for browsers, plain text for the rest
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         Replay, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)

@@ -48,7 +48,7 @@ from spacegraph.web.caches import LruCache
 from spacegraph.web.conneg import negotiate
 from spacegraph.web.describe import Description, Index, describe, graph_triples, index, ontology_and_shapes
 from spacegraph.web.pages.chrome import WORDS, Chrome, Pages, Site, choose_language, json_script
-from spacegraph.web.pages.landing import example_links, landing_page
+from spacegraph.web.pages.landing import example_links, landing_page, licence_of
 from spacegraph.web.pages.ontology import OntologyPage, ontology_page
 from spacegraph.web.pages.reading import Labels
 from spacegraph.web.pages.resource import FormatLink, entries_as_values, neighbourhood, resource_page
@@ -75,6 +75,7 @@ YASGUI_FILES = {
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 STATIC_FILES = {p.name: STATIC_TYPES[p.suffix] for p in sorted(STATIC.iterdir()) if p.suffix in STATIC_TYPES}
 SHAPES_IRI = BASE + "shapes"
+VERSION_IRI = ox.NamedNode(PREFIXES["owl"] + "versionIRI")
 MAX_AGE = 3600
 
 
@@ -200,6 +201,15 @@ class SiteState:
             self.ontology = (now, await ontology_and_shapes(backend))
         return self.ontology[1]
 
+    async def version_iri(self, backend: Backend) -> str | None:
+        """The ontology's ``owl:versionIRI``: the IRI of the version this server publishes."""
+        try:
+            ontology, _ = await self.get_ontology(backend)
+        except QueryError:
+            return None
+        found = [t.object for t in ontology if t.subject == ox.NamedNode(ONTOLOGY_IRI) and t.predicate == VERSION_IRI]
+        return found[0].value if found and isinstance(found[0], ox.NamedNode) else None
+
     async def picture(self, description: Description, labels: Labels, site: Site, backend: Backend) -> str | None:
         key = (epoch(backend), description.iri, site.language, site.root + ("?" if site.explicit else ""))
         svg = self.pictures.get(key)
@@ -290,8 +300,8 @@ class LinkedDataRouter(APIRouter):
         document = BY_EXTENSION.get(extension) if dot and "/" not in extension else None
         if document is not None:
             path = stem
-        if path == "def/":  # the namespace IRI: the ontology
-            path = "def"
+        if path == "def/" or (path.startswith("def/") and BASE + path == await self.state.version_iri(backend)):
+            path = "def"  # the namespace IRI, or the IRI of the current version: the ontology
         iri = BASE + path
         try:
             description = await self.state.describe(backend, iri)
@@ -299,7 +309,7 @@ class LinkedDataRouter(APIRouter):
             return query_failed(error)
         if not description.found:
             return await self.unknown(request, backend, iri)
-        root = request.scope.get("root_path", "")
+        root = link_root(request)
         if document is None:
             chosen = negotiate(request.headers.get("accept"), OFFERS)
             if chosen is None:
@@ -361,8 +371,7 @@ class LinkedDataRouter(APIRouter):
         return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == ours for tag in if_none_match.split(","))
 
     def site(self, request: Request) -> Site:
-        language, explicit = choose_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-        return Site(request.scope.get("root_path", ""), language, explicit)
+        return site_of(request)
 
     async def html_document(self, request: Request, backend: Backend, path: str, description: Description) -> str:
         site = self.site(request)
@@ -375,7 +384,7 @@ class LinkedDataRouter(APIRouter):
             diagram = self.state.publication.path(DIAGRAM_FILE)
             return self.state.pages.render(
                 "ontology.html",
-                Chrome.of(site, model.title, "/def.html"),
+                Chrome.of(site, model.title, "/def.html", indexed=True),
                 page=model,
                 formats=document_links(site.root, path),
                 diagram=site.root + "/dumps/" + DIAGRAM_FILE if diagram is not None else None,
@@ -384,7 +393,7 @@ class LinkedDataRouter(APIRouter):
         labels = Labels(description.triples, site.language, ontology)
         picture = await self.state.picture(description, labels, site, backend)
         return self.state.pages.render(
-            "resource.html", Chrome.of(site, page.title, f"/{path}.html"), page=page, picture=picture
+            "resource.html", Chrome.of(site, page.title, f"/{path}.html", indexed=True), page=page, picture=picture
         )
 
     async def unknown(self, request: Request, backend: Backend, iri: str) -> Response:
@@ -410,19 +419,22 @@ class LinkedDataRouter(APIRouter):
     async def landing(self, request: Request, backend: BackendDependency) -> Response:
         chosen = negotiate(request.headers.get("accept"), (HTML, *RDF_DOCUMENTS))
         if chosen is not None and chosen is not HTML:
-            root = request.scope.get("root_path", "")
-            headers = {"Location": f"{root}/{resource_path(ID + 'dataset')}", "Vary": "Accept"}
+            headers = {"Location": f"{link_root(request)}/{resource_path(ID + 'dataset')}", "Vary": "Accept"}
             return head_or(request, Response(b"", 303, headers=headers))
         site = self.site(request)
         try:
             dataset = await self.state.describe(backend, self.config.dataset_iri)
             release = await self.state.describe(backend, ID + "press-release")
+            licence_iri = licence_of(dataset)
+            licence = await self.state.describe(backend, licence_iri) if licence_iri else None
             summary = await backend.summary()
             ontology, _ = await self.state.get_ontology(backend)
         except QueryError as error:
             return query_failed(error)
-        model = landing_page(dataset, release, summary, self.state.publication, self.state.examples, site, ontology)
-        body = self.state.pages.render("landing.html", Chrome.of(site, model.title, "/"), page=model)
+        model = landing_page(
+            dataset, release, summary, self.state.publication, self.state.examples, site, ontology, licence
+        )
+        body = self.state.pages.render("landing.html", Chrome.of(site, model.title, "/", indexed=True), page=model)
         headers = {"Cache-Control": f"public, max-age={max_age(backend)}", "Vary": "Accept"}
         if not request.query_params.get("lang"):
             headers["Vary"] = "Accept, Accept-Language"
@@ -490,14 +502,36 @@ def site_words(site: Site) -> dict[str, str]:
     return WORDS[site.language]
 
 
+def link_root(request: Request) -> str:
+    """Where this server's links start: its public URL when it has one (``serve --public-url``), else the
+    ASGI root path (empty unless mounted under a prefix)."""
+    config: Config = request.app.state.config
+    if config.public_url is not None:
+        return config.public_url.rstrip("/")
+    root: str = request.scope.get("root_path", "")
+    return root
+
+
+def public_base(request: Request) -> str:
+    """The absolute public address of the site, ending with a slash: the server's public URL, else the
+    base of our IRIs, which w3id.org redirects to the server."""
+    config: Config = request.app.state.config
+    return config.public_url or BASE
+
+
+def site_of(request: Request) -> Site:
+    """How a page answering ``request`` writes its links, in the reader's language."""
+    language, explicit = choose_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    return Site(link_root(request), language, explicit, public_base(request))
+
+
 # --- The query UI at /sparql (the SPARQL router calls this for browsers) --------------------------------
 
 
 async def query_ui(request: Request) -> Response:
     """The YASGUI page, with the example queries; ``?example=NAME`` loads one and runs it."""
     known = examples()
-    language, explicit = choose_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-    site = Site(request.scope.get("root_path", ""), language, explicit)
+    site = site_of(request)
     chosen = request.query_params.get("example")
     names = {e.name for e in known}
     body = shared_pages().render(

@@ -420,7 +420,8 @@ class SparqlRouter(APIRouter):
             summary = await backend.summary()
         except QueryError as error:
             return query_failed(error, self.config.timeout)
-        endpoint = str(request.url_for("sparql"))
+        public = self.config.public_url  # behind a proxy, the address the public uses (serve --public-url)
+        endpoint = f"{public}sparql" if public else str(request.url_for("sparql"))
         etag = self.etag(backend, "service description", endpoint, fmt.name)
         if etag is not None and matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=self.cache_headers(etag))

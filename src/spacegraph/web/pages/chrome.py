@@ -59,12 +59,23 @@ def pick(literals: Iterable[ox.Literal], language: str) -> ox.Literal | None:
 
 @dataclass(frozen=True)
 class Site:
-    """How this server writes its links: local paths under ``root`` (the ASGI root path) for our IRIs,
-    with ``?lang=`` when the reader chose a language."""
+    """How this server writes its links: under ``root`` (the ASGI root path, or the public URL the server
+    is configured with) for our IRIs, with ``?lang=`` when the reader chose a language; and the absolute
+    public address of a page (``public``: the public URL, else the base of our IRIs, which w3id.org
+    redirects to the server), for canonical links, the sitemap and search engines."""
 
     root: str = ""
     language: str = "en"
     explicit: bool = False
+    public: str = BASE
+
+    def address(self, path: str, explicit: bool | None = None) -> str:
+        """The absolute public address of ``path`` (a local path such as ``/id/jaxa.html``), with the
+        reader's language when they chose it (or, given ``explicit``, when that says so)."""
+        href = self.public + path.lstrip("/")
+        if self.explicit if explicit is None else explicit:
+            href += "?" + urlencode({"lang": self.language})
+        return href
 
     def local(self, iri: str) -> str | None:
         if not iri.startswith(BASE):
@@ -133,15 +144,25 @@ class Chrome:
     words: dict[str, str]
     title: str
     switch: list[tuple[str, str, str]]  # (language, name, href)
+    # For a page search engines should index: its public address, and the address of each language's
+    # version (``x-default`` for the one that follows Accept-Language).
+    canonical: str | None = None
+    alternates: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, site: Site, title: str, path: str, params: Mapping[str, str] | None = None) -> Chrome:
+    def of(
+        cls, site: Site, title: str, path: str, params: Mapping[str, str] | None = None, indexed: bool = False
+    ) -> Chrome:
         query = {k: v for k, v in (params or {}).items() if k != "lang"}
         switch = [
             (lang, LANGUAGE_NAMES[lang], site.root + path + "?" + urlencode({**query, "lang": lang}))
             for lang in LANGUAGES
         ]
-        return cls(site, WORDS[site.language], title, switch)
+        if not indexed:
+            return cls(site, WORDS[site.language], title, switch)
+        alternates = tuple((lang, Site(language=lang, public=site.public).address(path, True)) for lang in LANGUAGES)
+        alternates += (("x-default", site.address(path, explicit=False)),)
+        return cls(site, WORDS[site.language], title, switch, site.address(path), alternates)
 
 
 class Pages:

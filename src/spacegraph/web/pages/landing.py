@@ -11,11 +11,13 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 
 from spacegraph.engine.store import Summary
-from spacegraph.namespaces import BASE
+from spacegraph.namespaces import PREFIXES
 from spacegraph.web.describe import Description
 from spacegraph.web.pages.chrome import WORDS, Site, json_script, pick
-from spacegraph.web.pages.reading import DCTERMS, OWL, SCHEMA, VOID, Labels, Reader, Value
+from spacegraph.web.pages.reading import DCAT, DCTERMS, LABEL, OWL, SCHEMA, VOID, Labels, Reader, Value
 from spacegraph.web.publication import SUMS_FILE, Example, Publication, PublishedFile
+
+FOAF = PREFIXES["foaf"]
 
 
 def example_links(examples: Sequence[Example], site: Site) -> list[dict[str, str]]:
@@ -76,6 +78,19 @@ def first_literal(reader: Reader, iri: str, predicate: str, language: str) -> ox
     return pick((o for o in reader.objects(iri, predicate) if isinstance(o, ox.Literal)), language)
 
 
+def licence_of(dataset: Description) -> str | None:
+    """The IRI of the dataset's licence (an entry of the EU licence table, which the page links by its
+    ``foaf:page``, the licence's own text)."""
+    found = sorted(
+        t.object.value
+        for t in dataset.triples
+        if t.subject == ox.NamedNode(dataset.iri)
+        and t.predicate.value == DCTERMS + "license"
+        and isinstance(t.object, ox.NamedNode)
+    )
+    return found[0] if found else None
+
+
 def landing_page(
     dataset: Description,
     release: Description,
@@ -84,19 +99,43 @@ def landing_page(
     examples: Sequence[Example],
     site: Site,
     ontology: Sequence[ox.Triple] = (),
+    licence: Description | None = None,
 ) -> LandingPage:
     language = site.language
-    triples = list(dict.fromkeys([*dataset.triples, *release.triples]))
+    triples = list(dict.fromkeys([*dataset.triples, *release.triples, *(licence.triples if licence else ())]))
     labels = Labels(triples, language, ontology)
     reader = Reader(triples, site, labels)
     iri = dataset.iri
+
+    Node = ox.NamedNode | ox.BlankNode
+
+    def objects(subject: Node | str, predicate: str) -> list[object]:
+        node = ox.NamedNode(subject) if isinstance(subject, str) else subject
+        return [t.object for t in reader.by_subject.get(node, []) if t.predicate.value == predicate]
+
+    def nodes(subject: Node | str, predicate: str) -> list[Node]:
+        found = [o for o in objects(subject, predicate) if isinstance(o, ox.NamedNode | ox.BlankNode)]
+        return sorted(found, key=str)
+
+    def iris(subject: Node | str, predicate: str) -> list[str]:
+        return [o.value for o in nodes(subject, predicate) if isinstance(o, ox.NamedNode)]
+
+    def texts(subject: Node | str, predicate: str) -> list[str]:
+        return sorted(o.value for o in objects(subject, predicate) if isinstance(o, ox.Literal))
+
+    def literal(subject: Node, predicate: str) -> ox.Literal | None:
+        return pick((o for o in objects(subject, predicate) if isinstance(o, ox.Literal)), language)
+
     title = first_literal(reader, iri, DCTERMS + "title", language)
     description = first_literal(reader, iri, DCTERMS + "description", language)
-    rights = first_literal(reader, iri, DCTERMS + "rights", language)
-    licenses = [o.value for o in reader.objects(iri, DCTERMS + "license") if isinstance(o, ox.NamedNode)]
+    rights = next(
+        (r for node in iris(iri, DCTERMS + "rights") if (r := first_literal(reader, node, LABEL, language))), None
+    )
+    licence_iri = licence_of(dataset)
+    licence_page = next(iter(iris(licence_iri, FOAF + "page")), licence_iri) if licence_iri else None
 
     def number(subject: str, predicate: str) -> int | None:
-        found = [o.value for o in reader.objects(subject, predicate) if isinstance(o, ox.Literal) and o.value.isdigit()]
+        found = [value for value in texts(subject, predicate) if value.isdigit()]
         return int(found[0]) if found else None
 
     words = WORDS[language]
@@ -112,11 +151,12 @@ def landing_page(
         if value is not None
     ]
     release_iri = release.iri
-    urls = [o.value for o in reader.objects(release_iri, SCHEMA + "url") if isinstance(o, ox.NamedNode)]
-    issued = [o.value for o in reader.objects(release_iri, DCTERMS + "issued") if isinstance(o, ox.Literal)]
-    publishers = [o.value for o in reader.objects(release_iri, DCTERMS + "publisher") if isinstance(o, ox.NamedNode)]
-    versions = [o.value for o in reader.objects(iri, OWL + "versionInfo") if isinstance(o, ox.Literal)]
-    dataset_issued = [o.value for o in reader.objects(iri, DCTERMS + "issued") if isinstance(o, ox.Literal)]
+    urls = iris(release_iri, SCHEMA + "url")
+    issued = texts(release_iri, DCTERMS + "issued")
+    publishers = iris(release_iri, DCTERMS + "publisher")
+    versions = texts(iri, OWL + "versionInfo")
+    dataset_issued = texts(iri, DCTERMS + "issued")
+    modified = sorted(texts(iri, DCTERMS + "modified") + dataset_issued)
     explore = sorted(
         (reader.link(o.value) for o in reader.objects(iri, VOID + "exampleResource") if isinstance(o, ox.NamedNode)),
         key=lambda v: v.text.casefold(),
@@ -128,17 +168,49 @@ def landing_page(
     if sums is not None:
         extra.append({"name": SUMS_FILE, "title": SUMS_FILE, "href": site.root + "/dumps/" + SUMS_FILE,
                       "size": sums.stat().st_size, "sha256": "", "media_type": "text/plain"})  # fmt: skip
+
+    def agent(node: str) -> dict[str, Any]:
+        homepage = iris(node, FOAF + "homepage")
+        return {
+            "@type": "Organization",
+            "@id": node,
+            "name": labels.text(node),
+            "url": homepage[0] if homepage else None,
+        }
+
+    period = next(iter(nodes(iri, DCTERMS + "temporal")), None)
+    bounds = [texts(period, DCAT + p) for p in ("startDate", "endDate")] if period else [[], []]
+    keywords = sorted({k for k in texts(iri, DCAT + "keyword")})
     jsonld: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Dataset",
         "@id": iri,
+        "url": site.address("/", explicit=False),
         "name": title.value if title else "spacegraph",
         "description": description.value if description else "",
-        "license": licenses[0] if licenses else None,
-        "isBasedOn": urls[0] if urls else release_iri,
+        "identifier": iri,
+        "license": licence_page,
+        "creator": [agent(a) for a in iris(iri, DCTERMS + "creator")] or None,
+        "publisher": [agent(a) for a in iris(iri, DCTERMS + "publisher")] or None,
+        "datePublished": dataset_issued[0] if dataset_issued else None,
+        "dateModified": modified[-1] if modified else None,
+        "version": versions[0] if versions else None,
+        "keywords": keywords or None,
         "inLanguage": ["en", "fr", "ja"],
+        "spatialCoverage": [
+            {"@type": "Place", "@id": p, "name": labels.text(p)} for p in iris(iri, DCTERMS + "spatial")
+        ]
+        or None,
+        "temporalCoverage": f"{bounds[0][0]}/{bounds[1][0]}" if bounds[0] and bounds[1] else None,
+        "isBasedOn": urls[0] if urls else release_iri,
         "distribution": [
-            {"@type": "DataDownload", "encodingFormat": f.media_type, "contentUrl": BASE + "dumps/" + f.name}
+            {
+                "@type": "DataDownload",
+                "name": f.title,
+                "encodingFormat": f.media_type,
+                "contentUrl": site.address("/dumps/" + f.name, explicit=False),
+                "contentSize": f"{f.size} B",
+            }
             for f in publication.dumps
         ],
     }
@@ -148,7 +220,9 @@ def landing_page(
         description=description.value if description else None,
         description_lang=(description.language or None) if description else None,
         rights=rights.value if rights else None,
-        license=Value("link", text=licenses[0], href=licenses[0], iri=licenses[0], external=True) if licenses else None,
+        license=Value("link", text=labels.text(licence_iri), href=licence_page, iri=licence_iri, external=True)
+        if licence_iri and licence_page
+        else None,
         version=versions[0] if versions else None,
         issued=dataset_issued[0] if dataset_issued else None,
         release=reader.link(release_iri),
@@ -161,5 +235,18 @@ def landing_page(
         files=extra,
         examples=example_links(examples, site),
         explore=explore,
-        jsonld=json_script({k: v for k, v in jsonld.items() if v is not None}),
+        jsonld=json_script(without_empty(jsonld)),
     )
+
+
+def without_empty(document: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-LD without the keys that have no value, at any depth."""
+    cleaned: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            value = without_empty(value)
+        elif isinstance(value, list):
+            value = [without_empty(v) if isinstance(v, dict) else v for v in value]
+        if value is not None:
+            cleaned[key] = value
+    return cleaned

@@ -12,17 +12,17 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 
-from spacegraph.namespaces import BASE, DEF, WIKIDATA_ENTITY, compact
+from spacegraph.namespaces import BASE, DEF, PREFIXES, WIKIDATA_ENTITY, compact
 from spacegraph.publish.diagram import Edge, Graph, Node
-from spacegraph.web.describe import Description, Entry, Index
+from spacegraph.web.describe import LABEL_PROPERTIES, Description, Entry, Index
 from spacegraph.web.pages.chrome import WIKIDATA_PAGE, Site, json_script, pick
 from spacegraph.web.pages.reading import (
     ALT_LABEL,
     APART,
     COMMENT,
+    DCAT,
     DCTERMS,
     EVIDENCE,
-    LABEL,
     OA,
     ORG,
     RDFS,
@@ -78,6 +78,12 @@ SCHEMA_TYPES: dict[str, str] = {
     SG + "Plan": "CreativeWork",
     SG + "Quotation": "Quotation",
     SG + "PressRelease": "NewsArticle",
+    OA + "SpecificResource": "Quotation",  # our evidence: the exact words of the release
+    DCAT + "Catalog": "DataCatalog",
+    DCAT + "Dataset": "Dataset",
+    DCAT + "DataService": "WebAPI",
+    DCAT + "Distribution": "DataDownload",
+    PREFIXES["foaf"] + "Organization": "Organization",
 }
 
 
@@ -196,7 +202,11 @@ def schema_org(description: Description, reader: Reader, labels: Labels, ontolog
     document["@type"] = sorted(set(schema_types)) or "Thing"
     if isinstance(document["@type"], list) and len(document["@type"]) == 1:
         document["@type"] = document["@type"][0]
-    names = [o for o in reader.objects(iri, LABEL) if isinstance(o, ox.Literal)]
+    names: list[ox.Literal] = []
+    for predicate in LABEL_PROPERTIES:  # rdfs:label first, then dcterms:title, foaf:name…
+        names = names or [o for o in reader.objects(iri, predicate) if isinstance(o, ox.Literal)]
+    if not names and iri in labels.quotes:  # a quote is named by its words
+        document["name"] = labels.quotes[iri]
     if names:
         document["name"] = (
             [{"@value": n.value, "@language": n.language} for n in names] if len(names) > 1 else names[0].value
@@ -204,7 +214,10 @@ def schema_org(description: Description, reader: Reader, labels: Labels, ontolog
     alternates = [o.value for o in reader.objects(iri, ALT_LABEL) if isinstance(o, ox.Literal)]
     if alternates:
         document["alternateName"] = sorted(set(alternates))
-    comment = pick((o for o in reader.objects(iri, COMMENT) if isinstance(o, ox.Literal)), labels.language)
+    comments = [
+        o for p in (COMMENT, DCTERMS + "description") for o in reader.objects(iri, p) if isinstance(o, ox.Literal)
+    ]
+    comment = pick(comments, labels.language)
     if comment is not None:
         document["description"] = comment.value
     same = [
