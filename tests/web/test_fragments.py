@@ -421,3 +421,24 @@ def test_a_new_pattern_counts_at_most_count_limit_matches(large: tuple[str, Path
         f"SELECT * WHERE {{ {{ SELECT ?s ?o WHERE {{ {pattern} }} OFFSET 0 LIMIT 101 }} UNION "
         f"{{ SELECT (COUNT(*) AS ?count) WHERE {{ SELECT * WHERE {{ {pattern} }} LIMIT {COUNT_LIMIT + 1} }} }} }}"
     )
+
+
+# --- where clients find them ---------------------------------------------------------------------------------
+
+
+def test_the_fragments_are_advertised_where_clients_look(server: tuple[str, Path], nquads: Path) -> None:
+    """The landing page links them; the service description gives their subject lookup
+    (void:uriLookupEndpoint), and following it with an IRI gives the triples about it."""
+    base, _ = server
+    landing = httpx.get(f"{base}/", headers={"accept": BROWSER})
+    assert 'href="/fragments"' in landing.text and "Triple Pattern Fragments" in landing.text
+    description = httpx.get(f"{base}/sparql", headers={"accept": "application/n-triples"})
+    lookups = [
+        t.object.value
+        for t in ox.parse(description.content, format=ox.RdfFormat.N_TRIPLES)
+        if t.predicate.value == VOID + "uriLookupEndpoint"
+    ]
+    assert lookups == [f"{base}/fragments?subject="]
+    jaxa = "https://w3id.org/spacegraph/id/jaxa"
+    data, _ = read_page(httpx.get(lookups[0] + quote(jaxa, safe=""), headers=NQUADS).content)
+    assert set(data) == {q for q in served_quads(nquads) if q.subject.value == jaxa} and len(data) > 5

@@ -428,7 +428,7 @@ FRAGMENTS_DOC: dict[str, object] = {
             | {"text/html": {"schema": {"type": "string"}}},
         },
         "406": {"description": "No offered format is acceptable; the body lists them", "content": TEXT},
-        "502": {"description": "The external SPARQL endpoint cannot be reached or gave no usable answer", "content": TEXT},
+        "502": {"description": "The external SPARQL endpoint cannot be reached or answered badly", "content": TEXT},
         "503": {"description": "Every query worker is busy (Retry-After)", "content": TEXT},
         "504": {"description": "The page's query ran past the time limit", "content": TEXT},
     },
