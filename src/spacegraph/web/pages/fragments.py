@@ -12,7 +12,7 @@ import pyoxigraph as ox
 
 from spacegraph.engine.store import Summary
 from spacegraph.formats import RDF_FORMATS
-from spacegraph.namespaces import compact
+from spacegraph.namespaces import BASE, compact
 from spacegraph.web.pages.chrome import WORDS, Site
 from spacegraph.web.pattern import DEFAULT_GRAPH, POSITIONS, Pattern, explicit
 
@@ -79,6 +79,14 @@ def with_page(base: str, pattern: Pattern, site: Site, page: int = 1, fmt: str |
     return base + ("?" + urlencode(params, quote_via=quote, safe="") if params else "")
 
 
+def short(iri: str) -> str:
+    """``id:jaxa``, ``rdfs:label``; our other IRIs by their path (``graph/data``); the rest whole."""
+    text = compact(iri)
+    if text.startswith("<"):
+        return iri[len(BASE) :] if iri.startswith(BASE) else iri
+    return text
+
+
 def cell(
     term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.DefaultGraph, position: str, base: str, site: Site
 ) -> Cell:
@@ -88,7 +96,7 @@ def cell(
         return Cell(str(term), str(term), None, None, "bnode")
     href = with_page(base, Pattern.read({position: explicit(term)}), site)
     if isinstance(term, ox.NamedNode):
-        return Cell(compact(term.value).strip("<>"), term.value, href, site.local(term.value), "iri")
+        return Cell(short(term.value), term.value, href, site.local(term.value), "iri")
     datatype = None if term.language or term.datatype.value.endswith("#string") else compact(term.datatype.value)
     return Cell(term.value, str(term), href, None, "literal", term.language or None, datatype)
 
@@ -99,7 +107,7 @@ def fragment_page(page: Page, at: Addresses, summary: Summary, site: Site) -> Fr
     pattern = page.pattern
     graph = pattern.graph
     graphs = [("", words["every_named_graph"]), (DEFAULT_GRAPH, words["default_graph"])]
-    graphs += [(info.name, compact(info.name).strip("<>")) for info in summary.graphs]
+    graphs += [(info.name, short(info.name)) for info in summary.graphs]
     rows = []
     for quad in page.quads:
         subject, predicate, obj, in_graph = quad
