@@ -27,6 +27,7 @@ every match exactly once.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -111,7 +112,7 @@ class Addresses:
 
     @property
     def template(self) -> str:
-        return self.base + "{?" + ",".join(POSITIONS) + "}"
+        return self.base + "{?" + ",".join(POSITIONS) + "}"  # as in controls()
 
 
 def fragment_url(base: str, pattern: Pattern) -> str:
@@ -208,13 +209,14 @@ class FragmentsRouter(APIRouter):
         chosen = self.choose_format(request, values.get("format"))
         if isinstance(chosen, Response):
             return chosen
-        base = str(request.url_for("fragments"))
+        root = str(request.base_url)  # with the ASGI root path, as url_for would give (and faster)
+        base = root + "fragments"
         addresses = Addresses(
             base=base,
             page=str(request.url),
             fragment=fragment_url(base, pattern),
             dataset=self.config.dataset_iri,
-            endpoint=str(request.url_for("sparql")),
+            endpoint=root + "sparql",
         )
         site: Site | None = None
         if chosen is None:
@@ -336,69 +338,88 @@ class FragmentsRouter(APIRouter):
 # --- the fragment in RDF ----------------------------------------------------------------------------------
 
 
+Statement = tuple[ox.NamedNode, ox.NamedNode, ox.NamedNode | ox.Literal]
+
+
+def iri(value: str) -> ox.NamedNode:
+    return ox.NamedNode(value)
+
+
+def number(value: int) -> ox.Literal:
+    return ox.Literal(str(value), datatype=XSD_INTEGER)
+
+
+@functools.lru_cache(maxsize=64)
+def controls(base: str, dataset: str, endpoint: str) -> tuple[Statement, ...]:
+    """What every fragment of this server says of the dataset: the default graph's name, the SPARQL
+    endpoint and the search form with its mappings (kept: only a page's own statements are made anew)."""
+    search = iri(base + "#search")
+    out: list[Statement] = [
+        (iri(dataset), iri(SD + "defaultGraph"), iri(DEFAULT_GRAPH)),
+        (iri(dataset), iri(VOID + "sparqlEndpoint"), iri(endpoint)),
+        (iri(dataset), iri(HYDRA + "search"), search),
+        (search, iri(RDF + "type"), iri(HYDRA + "IriTemplate")),
+        (search, iri(HYDRA + "template"), ox.Literal(base + "{?" + ",".join(POSITIONS) + "}")),
+        (search, iri(HYDRA + "variableRepresentation"), iri(HYDRA + "ExplicitRepresentation")),
+    ]
+    out += [(search, iri(HYDRA + "mapping"), iri(f"{base}#{position}")) for position in POSITIONS]
+    for position in POSITIONS:
+        mapping = iri(f"{base}#{position}")
+        out += [
+            (mapping, iri(RDF + "type"), iri(HYDRA + "IriTemplateMapping")),
+            (mapping, iri(HYDRA + "variable"), ox.Literal(position)),
+            (mapping, iri(HYDRA + "property"), iri(MAPPED[position])),
+            (mapping, iri(HYDRA + "required"), ox.Literal("false", datatype=XSD_BOOLEAN)),
+        ]
+    return tuple(out)
+
+
 def fragment_quads(page: Page, at: Addresses, dataset_format: bool) -> list[ox.Quad]:
     """The page's metadata and controls, then its matches. In a dataset format the metadata is in its own
     graph, as the QPF specification and Comunica's metadata reader want; the order matters to Comunica,
     which takes the last ``void:subset`` of this page as the fragment: the dataset's come first."""
-    graph = at.fragment + "#metadata"
-    metadata = ox.NamedNode(graph) if dataset_format else ox.DefaultGraph()
-    out: list[ox.Quad] = []
-
-    def add(subject: str, predicate: str, value: ox.NamedNode | ox.Literal) -> None:
-        out.append(ox.Quad(ox.NamedNode(subject), ox.NamedNode(predicate), value, metadata))
-
-    def number(value: int) -> ox.Literal:
-        return ox.Literal(str(value), datatype=XSD_INTEGER)
-
-    iri = ox.NamedNode
-    if dataset_format:
-        add(graph, FOAF + "primaryTopic", iri(at.fragment))
-    search = at.base + "#search"
-    add(at.dataset, RDF + "type", iri(VOID + "Dataset"))
-    add(at.dataset, RDF + "type", iri(HYDRA + "Collection"))
-    add(at.dataset, VOID + "subset", iri(at.page))
+    dataset, fragment, view = iri(at.dataset), iri(at.fragment), iri(at.page)
+    statements: list[Statement] = [
+        (dataset, iri(RDF + "type"), iri(VOID + "Dataset")),
+        (dataset, iri(RDF + "type"), iri(HYDRA + "Collection")),
+        (dataset, iri(VOID + "subset"), view),
+    ]
     if at.fragment != at.page:
-        add(at.dataset, VOID + "subset", iri(at.fragment))
-    add(at.dataset, SD + "defaultGraph", iri(DEFAULT_GRAPH))
-    add(at.dataset, VOID + "sparqlEndpoint", iri(at.endpoint))
-    add(at.dataset, HYDRA + "search", iri(search))
-    add(search, RDF + "type", iri(HYDRA + "IriTemplate"))
-    add(search, HYDRA + "template", ox.Literal(at.template))
-    add(search, HYDRA + "variableRepresentation", iri(HYDRA + "ExplicitRepresentation"))
-    for position in POSITIONS:
-        mapping = f"{at.base}#{position}"
-        add(search, HYDRA + "mapping", iri(mapping))
-        add(mapping, RDF + "type", iri(HYDRA + "IriTemplateMapping"))
-        add(mapping, HYDRA + "variable", ox.Literal(position))
-        add(mapping, HYDRA + "property", iri(MAPPED[position]))
-        add(mapping, HYDRA + "required", ox.Literal("false", datatype=XSD_BOOLEAN))
-
-    fragment, count = at.fragment, page.count
-    add(fragment, VOID + "subset", iri(at.page))
-    add(fragment, RDF + "type", iri(HYDRA + "Collection"))
-    add(fragment, HYDRA + "view", iri(at.page))
-    add(fragment, DCTERMS + "title", ox.Literal(f"Fragment {{ {page.pattern.text()} }}", language="en"))
-    add(fragment, DCTERMS + "source", iri(at.dataset))
-    add(fragment, VOID + "triples", number(count.value))
+        statements.append((dataset, iri(VOID + "subset"), fragment))
+    statements += controls(at.base, at.dataset, at.endpoint)
+    count = page.count
+    statements += [
+        (fragment, iri(VOID + "subset"), view),
+        (fragment, iri(RDF + "type"), iri(HYDRA + "Collection")),
+        (fragment, iri(HYDRA + "view"), view),
+        (fragment, iri(DCTERMS + "title"), ox.Literal(f"Fragment {{ {page.pattern.text()} }}", language="en")),
+        (fragment, iri(DCTERMS + "source"), dataset),
+        (fragment, iri(VOID + "triples"), number(count.value)),
+    ]
     if count.exact:
-        add(fragment, HYDRA + "totalItems", number(count.value))
+        statements.append((fragment, iri(HYDRA + "totalItems"), number(count.value)))
     else:
         note = (
             f"void:triples is an estimate: the pattern has more than {COUNT_LIMIT:,} matches, and this server "
             "counts no further; the figure is the size of the smallest set it knows that holds them."
         )
-        add(fragment, RDFS + "comment", ox.Literal(note, language="en"))
-    view = at.page
-    add(view, RDF + "type", iri(HYDRA + "PartialCollectionView"))
-    add(view, HYDRA + "itemsPerPage", number(page.size))
-    add(view, HYDRA + "first", iri(at.page_url(1)))
+        statements.append((fragment, iri(RDFS + "comment"), ox.Literal(note, language="en")))
+    statements += [
+        (view, iri(RDF + "type"), iri(HYDRA + "PartialCollectionView")),
+        (view, iri(HYDRA + "itemsPerPage"), number(page.size)),
+        (view, iri(HYDRA + "first"), iri(at.page_url(1))),
+    ]
     if page.number > 1:
-        add(view, HYDRA + "previous", iri(at.page_url(page.number - 1)))
+        statements.append((view, iri(HYDRA + "previous"), iri(at.page_url(page.number - 1))))
     if page.more:
-        add(view, HYDRA + "next", iri(at.page_url(page.number + 1)))
+        statements.append((view, iri(HYDRA + "next"), iri(at.page_url(page.number + 1))))
     if page.last is not None:
-        add(view, HYDRA + "last", iri(at.page_url(page.last)))
-    return out + page.quads
+        statements.append((view, iri(HYDRA + "last"), iri(at.page_url(page.last))))
+    if not dataset_format:
+        return [ox.Quad(s, p, o) for s, p, o in statements] + page.quads
+    graph = iri(at.fragment + "#metadata")
+    out = [ox.Quad(graph, iri(FOAF + "primaryTopic"), fragment, graph)]
+    return out + [ox.Quad(s, p, o, graph) for s, p, o in statements] + page.quads
 
 
 TEXT = {"text/plain": {"schema": {"type": "string"}}}
