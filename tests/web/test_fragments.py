@@ -22,9 +22,10 @@ import rdflib
 
 from spacegraph import PROJECT_ROOT
 from spacegraph.config import Config
-from spacegraph.web import accesslog
+from spacegraph.web import accesslog, fragments
 from spacegraph.web.app import create_app
-from spacegraph.web.fragments import COUNT_LIMIT, MAX_DEPTH
+from spacegraph.web.fragments import COUNT_LIMIT, MAX_DEPTH, nquad, page_query
+from spacegraph.web.pattern import DEFAULT_GRAPH, Pattern
 from tests.publish.test_dumps import rdflib_graphs
 from tests.support import QUERIES, comunica_term, json_rows, multiset, running
 
@@ -36,7 +37,6 @@ RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 ALT_LABEL = "http://www.w3.org/2004/02/skos/core#altLabel"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 DATA_GRAPH = "https://w3id.org/spacegraph/graph/data"
-DEFAULT = "urn:ldf:defaultGraph"
 NQUADS = {"accept": "application/n-quads"}
 
 
@@ -82,6 +82,44 @@ def crawl(client: httpx.Client, url: str) -> tuple[list[ox.Quad], list[dict[str,
         url = str(pages[-1]["next"] or "")
         assert len(pages) < 500
     return quads, pages
+
+
+# --- a page, from the worker's answer to N-Quads
+
+
+def test_a_page_answer_becomes_n_quads_without_parsing_a_term() -> None:
+    """The worker's TSV, written as N-Quads by text: pyoxigraph must read back every kind of term the way
+    it reads the same answer as SPARQL results (TSV abbreviates numbers and booleans)."""
+    store = ox.Store()
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    graph, subject = ox.NamedNode("http://ex.org/g"), ox.NamedNode("http://ex.org/s")
+    objects = [
+        ox.Literal("-5", datatype=ox.NamedNode(xsd + "integer")),
+        ox.Literal("5.5", datatype=ox.NamedNode(xsd + "decimal")),
+        ox.Literal("-0.25", datatype=ox.NamedNode(xsd + "decimal")),
+        ox.Literal("1.5e3", datatype=ox.NamedNode(xsd + "double")),
+        ox.Literal("INF", datatype=ox.NamedNode(xsd + "double")),
+        ox.Literal("true", datatype=ox.NamedNode(xsd + "boolean")),
+        ox.Literal("2016-07", datatype=ox.NamedNode(xsd + "gYearMonth")),
+        ox.Literal('tab\there, a new\nline, "quotes" and \\ é 東京'),
+        ox.Literal("Tokyo", language="en"),
+        ox.BlankNode("c14n7"),
+        ox.NamedNode("http://ex.org/o?x=1#y"),
+    ]
+    for position, obj in enumerate(objects):
+        store.add(ox.Quad(subject, ox.NamedNode(f"http://ex.org/p{position}"), obj, graph))
+    store.add(ox.Quad(ox.BlankNode("c14n8"), ox.NamedNode("http://ex.org/p"), ox.Literal("x"), graph))
+    for values in ({}, {"graph": "http://ex.org/g"}, {"subject": "http://ex.org/s", "graph": DEFAULT_GRAPH}):
+        pattern = Pattern.read(values)
+        query = page_query(pattern, 0, 100, 50)
+        body = store.query(query, use_default_graph_as_union=True).serialize(format=ox.QueryResultsFormat.TSV)
+        matches, counted = fragments.read_page(pattern, body)
+        text = "".join(nquad(match) for match in matches).encode()
+        got = set(ox.parse(text, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=False))
+        expected = {q for q in store if isinstance(pattern.graph, ox.DefaultGraph) is False or q.subject == subject}
+        if isinstance(pattern.graph, ox.DefaultGraph):
+            expected = {ox.Quad(q.subject, q.predicate, q.object) for q in expected}
+        assert got == expected and counted == len(expected) and len(matches) == len(expected)
 
 
 # --- Comunica, given only the fragments' address ------------------------------------------------------
@@ -146,7 +184,7 @@ def test_the_entry_fragment_carries_the_controls_comunica_needs(server: tuple[st
     assert response.headers["content-type"] == "application/n-quads"
     data, metadata = read_page(response.content)
     assert one(metadata, HYDRA + "template") == base + "/fragments{?subject,predicate,object,graph}"
-    assert one(metadata, "http://www.w3.org/ns/sparql-service-description#defaultGraph") == DEFAULT
+    assert one(metadata, "http://www.w3.org/ns/sparql-service-description#defaultGraph") == DEFAULT_GRAPH
     assert {str(value) for value in metadata[HYDRA + "property"]} == {
         "<http://www.w3.org/1999/02/22-rdf-syntax-ns#subject>", "<http://www.w3.org/1999/02/22-rdf-syntax-ns#predicate>",
         "<http://www.w3.org/1999/02/22-rdf-syntax-ns#object>", "<http://www.w3.org/ns/sparql-service-description#graph>",
@@ -173,16 +211,16 @@ def small_pages(nquads: Path) -> Iterator[str]:
     "pattern",
     [
         {},
-        {"graph": DEFAULT},
+        {"graph": DEFAULT_GRAPH},
         {"graph": DATA_GRAPH},
         {"predicate": RDFS_LABEL},
-        {"predicate": RDF_TYPE, "graph": DEFAULT},
+        {"predicate": RDF_TYPE, "graph": DEFAULT_GRAPH},
     ],
     ids=["all quads", "default graph", "data graph", "labels", "types in the default graph"],
 )
 def test_paging_reaches_every_match_exactly_once(small_pages: str, nquads: Path, pattern: dict[str, str]) -> None:
     quads = served_quads(nquads)
-    if pattern.get("graph") == DEFAULT:  # the union, as triples of the default graph
+    if pattern.get("graph") == DEFAULT_GRAPH:  # the union, as triples of the default graph
         expected = {ox.Quad(q.subject, q.predicate, q.object) for q in quads}
     else:
         expected = {q for q in quads if pattern.get("graph") in (None, q.graph_name.value)}
@@ -338,7 +376,7 @@ def test_counts_past_the_limit_are_exact_from_the_statistics_or_an_estimate_that
         ):
             _, metadata = read_page(client.get(fragment(base, **pattern), headers=NQUADS).content)
             assert one(metadata, HYDRA + "totalItems") == one(metadata, VOID + "triples") == str(total) and total > 40
-        estimated = {"predicate": RDFS_LABEL, "graph": DEFAULT}  # the union: a triple in two graphs is there once
+        estimated = {"predicate": RDFS_LABEL, "graph": DEFAULT_GRAPH}  # the union: a triple in two graphs is there once
         _, metadata = read_page(client.get(fragment(base, **estimated), headers=NQUADS).content)
         assert HYDRA + "totalItems" not in metadata and HYDRA + "last" not in metadata
         assert one(metadata, VOID + "triples") == str(labels)  # the predicate's triples in every graph: a bound
@@ -413,7 +451,8 @@ def log_lines(log: Path, at_least: int) -> list[str]:
 def test_a_new_pattern_counts_at_most_count_limit_matches(large: tuple[str, Path]) -> None:
     base, log = large
     before = len(log.read_text().splitlines())
-    data, metadata = read_page(httpx.get(fragment(base, predicate=RDF_TYPE, graph=DEFAULT), headers=NQUADS).content)
+    response = httpx.get(fragment(base, predicate=RDF_TYPE, graph=DEFAULT_GRAPH), headers=NQUADS)
+    data, metadata = read_page(response.content)
     assert len(data) == 100 and int(str(one(metadata, VOID + "triples"))) > COUNT_LIMIT
     last = json.loads(log_lines(log, before + 1)[-1])
     pattern = f"?s <{RDF_TYPE}> ?o"

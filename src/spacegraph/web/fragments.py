@@ -64,8 +64,9 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 DCTERMS = "http://purl.org/dc/terms/"
 FOAF = "http://xmlns.com/foaf/0.1/"
-XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
-XSD_BOOLEAN = ox.NamedNode("http://www.w3.org/2001/XMLSchema#boolean")
+XSD = "http://www.w3.org/2001/XMLSchema#"
+XSD_INTEGER = ox.NamedNode(XSD + "integer")
+XSD_BOOLEAN = ox.NamedNode(XSD + "boolean")
 MAPPED = {"subject": RDF + "subject", "predicate": RDF + "predicate", "object": RDF + "object", "graph": SD + "graph"}
 FRAGMENT_PREFIXES = {"hydra": HYDRA, "sd": SD, **PREFIXES}
 PREDICATES_QUERY = "SELECT ?g ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ?p"
@@ -77,16 +78,28 @@ class Count:
     exact: bool
 
 
+Match = tuple[str, str | None]  # a match in N-Quads: its triple ("<s> <p> <o>") and its graph (None: default)
+
+
+def nquad(match: Match) -> str:
+    triple, graph = match
+    return f"{triple} {graph} .\n" if graph is not None else f"{triple} .\n"
+
+
 @dataclass(frozen=True)
 class Page:
-    """One page of a fragment: its matches, whether more follow, and the fragment's count."""
+    """One page of a fragment: its matches, whether more follow, the fragment's count."""
 
     pattern: Pattern
     number: int
     size: int
-    quads: list[ox.Quad]
+    matches: list[Match]
     more: bool
     count: Count
+
+    def quads(self) -> list[ox.Quad]:
+        text = "".join(nquad(match) for match in self.matches).encode("utf-8")
+        return list(ox.parse(text, format=ox.RdfFormat.N_QUADS, rename_blank_nodes=False))
 
     @property
     def last(self) -> int | None:
@@ -132,26 +145,38 @@ def page_query(pattern: Pattern, offset: int, limit: int, count_limit: int | Non
     return f"SELECT * WHERE {{ {{ {data} }} UNION {{ {count} }} }}"
 
 
-def read_page(pattern: Pattern, body: bytes) -> tuple[list[ox.Quad], int | None]:
-    """The quads of a page query's answer (SPARQL results in TSV), and the count when it has one."""
-    results = ox.parse_query_results(body, format=ox.QueryResultsFormat.TSV)
-    assert isinstance(results, ox.QuerySolutions)
-    names = [variable.value for variable in results.variables]
+def read_page(pattern: Pattern, body: bytes) -> tuple[list[Match], int | None]:
+    """A page query's answer (SPARQL results in TSV) as N-Quads, without parsing a term: TSV writes terms
+    as N-Triples does, but for the numbers and booleans it abbreviates. And the count, when it has one."""
+    header, *rows = body.decode("utf-8").split("\n")[:-1]  # every line ends with a newline
+    names = [name.removeprefix("?") for name in header.split("\t")] if header else []
     count_at = names.index("count") if "count" in names else None
-    terms = pattern.terms()
-    # each position: its index in a solution, or its constant term (DefaultGraph: the default graph)
-    where: list[int | ox.NamedNode | ox.Literal | ox.DefaultGraph] = [
-        names.index(VARIABLES[position]) if term is None else term for position, term in terms.items()
+    # each position: the column of its variable, or its term (None: the default graph, which N-Quads omit)
+    where: list[int | str | None] = [
+        names.index(VARIABLES[position]) if term is None else None if isinstance(term, ox.DefaultGraph) else str(term)
+        for position, term in pattern.terms().items()
     ]
-    quads: list[ox.Quad] = []
+    matches: list[Match] = []
     counted: int | None = None
-    for solution in results:
-        if count_at is not None and (total := solution[count_at]) is not None:
-            counted = int(total.value)
+    for row in rows:
+        cells = row.split("\t")
+        if count_at is not None and cells[count_at]:
+            counted = int(cells[count_at].removeprefix('"').split('"')[0])
             continue
-        s, p, o, g = (solution[at] if isinstance(at, int) else at for at in where)
-        quads.append(ox.Quad(s, p, o, g))  # type: ignore[arg-type]  # the pattern's variables are bound
-    return quads, counted
+        s, p, o, g = (ntriples(cells[at]) if isinstance(at, int) else at for at in where)
+        matches.append((f"{s} {p} {o}", g))
+    return matches, counted
+
+
+def ntriples(cell: str) -> str:
+    """A term of SPARQL TSV results in N-Triples: ``5`` is ``"5"^^xsd:integer``, ``true`` a boolean."""
+    if cell[0] in '<"_':  # an IRI (or a triple term), a literal, a blank node: already so
+        return cell
+    if cell in ("true", "false"):
+        kind = "boolean"
+    else:
+        kind = "double" if "e" in cell or "E" in cell else "decimal" if "." in cell else "integer"
+    return f'"{cell}"^^<{XSD}{kind}>'
 
 
 def graph_size(summary: Summary, graph: ox.NamedNode | ox.DefaultGraph | None) -> int:
@@ -240,12 +265,9 @@ class FragmentsRouter(APIRouter):
                 model = fragment_page(page, addresses, summary, site)
                 chrome = Chrome.of(site, model.title, "/fragments", values)
                 body = shared_pages().render("fragments.html", chrome, page=model).encode("utf-8")
-                answer = Answer("text/html; charset=utf-8", body, len(page.quads))
             else:
-                quads = fragment_quads(page, addresses, dataset_format=chosen.keeps_graphs)
-                items = quads if chosen.keeps_graphs else [quad.triple for quad in quads]
-                body = ox.serialize(items, format=chosen.rdf_format, prefixes=FRAGMENT_PREFIXES) or b""
-                answer = Answer(chosen.media_type, body, len(page.quads))
+                body = write(page, addresses, chosen)
+            answer = Answer(chosen.media_type if chosen else "text/html; charset=utf-8", body, len(page.matches))
             if etag is not None:
                 self.sparql.cache.put(etag, answer)
         if request.method == "HEAD":
@@ -283,12 +305,12 @@ class FragmentsRouter(APIRouter):
         query = page_query(pattern, offset, size + 1, None if count is not None else COUNT_LIMIT)
         analysis = request.scope[ANALYSIS] = analyse(query)
         answer = await backend.query(Job(analysis, results_format="tsv", max_rows=size + 2))
-        quads, counted = read_page(pattern, answer.body)
+        matches, counted = read_page(pattern, answer.body)
         if count is None:
             assert counted is not None
             count = Count(counted, True) if counted <= COUNT_LIMIT else await self.estimate(backend, pattern)
             self.counts.put((epoch(backend), tuple(pattern.parameters())), count)
-        return Page(pattern, number, size, quads[:size], len(quads) > size, count)
+        return Page(pattern, number, size, matches[:size], len(matches) > size, count)
 
     async def known_count(self, backend: Backend, pattern: Pattern) -> Count | None:
         """The pattern's count when it is known without counting its matches: kept from an earlier page,
@@ -374,10 +396,9 @@ def controls(base: str, dataset: str, endpoint: str) -> tuple[Statement, ...]:
     return tuple(out)
 
 
-def fragment_quads(page: Page, at: Addresses, dataset_format: bool) -> list[ox.Quad]:
-    """The page's metadata and controls, then its matches. In a dataset format the metadata is in its own
-    graph, as the QPF specification and Comunica's metadata reader want; the order matters to Comunica,
-    which takes the last ``void:subset`` of this page as the fragment: the dataset's come first."""
+def metadata(page: Page, at: Addresses) -> list[Statement]:
+    """The page's metadata and controls, in the order Comunica's metadata reader needs: it takes the last
+    ``void:subset`` of this page as the fragment, so the dataset's come first."""
     dataset, fragment, view = iri(at.dataset), iri(at.fragment), iri(at.page)
     statements: list[Statement] = [
         (dataset, iri(RDF + "type"), iri(VOID + "Dataset")),
@@ -415,11 +436,30 @@ def fragment_quads(page: Page, at: Addresses, dataset_format: bool) -> list[ox.Q
         statements.append((view, iri(HYDRA + "next"), iri(at.page_url(page.number + 1))))
     if page.last is not None:
         statements.append((view, iri(HYDRA + "last"), iri(at.page_url(page.last))))
-    if not dataset_format:
-        return [ox.Quad(s, p, o) for s, p, o in statements] + page.quads
-    graph = iri(at.fragment + "#metadata")
-    out = [ox.Quad(graph, iri(FOAF + "primaryTopic"), fragment, graph)]
-    return out + [ox.Quad(s, p, o, graph) for s, p, o in statements] + page.quads
+    return statements
+
+
+def write(page: Page, at: Addresses, fmt: RdfFormat) -> bytes:
+    """The page in ``fmt``: its metadata and controls, then its matches. In a dataset format the metadata
+    is in its own graph (``…#metadata``, whose ``foaf:primaryTopic`` is the fragment), as the QPF
+    specification and Comunica want. N-Quads and N-Triples are written as text, the matches as the worker
+    gave them (a page's terms are never made into Python objects); the other formats by pyoxigraph."""
+    statements = metadata(page, at)
+    graph = iri(at.fragment + "#metadata") if fmt.keeps_graphs else None
+    if graph is not None:
+        statements.insert(0, (graph, iri(FOAF + "primaryTopic"), iri(at.fragment)))
+    if fmt.name in ("nquads", "ntriples"):
+        context = f" {graph}" if graph is not None else ""
+        text = [f"{s} {p} {o}{context} .\n" for s, p, o in statements]
+        if graph is not None:
+            text += [nquad(match) for match in page.matches]
+        else:
+            text += [f"{triple} .\n" for triple, _ in page.matches]
+        return "".join(text).encode("utf-8")
+    in_graph = graph if graph is not None else ox.DefaultGraph()
+    quads = [ox.Quad(s, p, o, in_graph) for s, p, o in statements] + page.quads()
+    items = quads if graph is not None else [quad.triple for quad in quads]
+    return ox.serialize(items, format=fmt.rdf_format, prefixes=FRAGMENT_PREFIXES) or b""
 
 
 TEXT = {"text/plain": {"schema": {"type": "string"}}}

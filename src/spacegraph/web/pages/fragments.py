@@ -109,7 +109,7 @@ def fragment_page(page: Page, at: Addresses, summary: Summary, site: Site) -> Fr
     graphs = [("", words["every_named_graph"]), (DEFAULT_GRAPH, words["default_graph"])]
     graphs += [(info.name, short(info.name)) for info in summary.graphs]
     rows = []
-    for quad in page.quads:
+    for quad in page.quads():
         subject, predicate, obj, in_graph = quad
         assert not isinstance(subject, ox.Triple) and not isinstance(obj, ox.Triple)  # no RDF 1.2 here
         terms = (subject, predicate, obj, in_graph)
