@@ -22,7 +22,14 @@ matches — and the fragment says so in an ``rdfs:comment``. A page is one query
 and a LIMIT of one page (plus one row, to know whether a next page exists), evaluated like every other
 query: by the same backend, within the same time limit, with ETags, the answer cache, the access log
 and the metrics; its order is the store's index order, the same in every worker, so paging reaches
-every match exactly once.
+every match exactly once. A page walks the matches before it, so pages past the first ``MAX_DEPTH``
+matches are refused (400, saying why). The page's N-Quads and N-Triples are written as text from the
+worker's TSV answer.
+
+The request limits hold as for every route; the per-address count of queries in flight
+(``limits.QUERY_PATHS``: ``/sparql``, ``/store``) does not take fragments in: Comunica had up to 9 pages
+in flight at once answering the competency queries, each bounded, and past the default of two the
+others would get 429, which Comunica does not retry.
 """
 
 from __future__ import annotations
