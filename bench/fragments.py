@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import datetime
 import json
+import math
 import os
 import signal
 import statistics
@@ -293,6 +294,10 @@ def markdown(lines: list[list[str]], columns: list[str]) -> list[str]:
     ]
 
 
+def ms(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
 def report(runs: dict[str, list[list[QueryRun]]], pages: list[Pages]) -> tuple[list[str], list[str]]:
     """The text table and its Markdown: Comunica's times, then pages per second, with the ratios."""
     columns = ["query", "spacegraph ms", "requests", "LDF server ms", "requests", "LDF ÷ spacegraph"]
@@ -309,9 +314,9 @@ def report(runs: dict[str, list[list[QueryRun]]], pages: list[Pages]) -> tuple[l
         for mode in ("new", "repeated"):
             ours_p = next(p for p in pages if (p.workload, p.mode, p.server) == (workload, mode, SPACEGRAPH))
             theirs_p = next(p for p in pages if (p.workload, p.mode, p.server) == (workload, mode, LDF_SERVER))
-            ratio = ours_p.per_s / theirs_p.per_s if theirs_p.per_s else float("nan")
-            page_lines.append([workload, mode, f"{ours_p.per_s:,.0f}", f"{ours_p.median_ms:.2f}",
-                               f"{theirs_p.per_s:,.0f}", f"{theirs_p.median_ms:.2f}", f"{ratio:.2f}"])  # fmt: skip
+            ratio = f"{ours_p.per_s / theirs_p.per_s:.2f}" if theirs_p.per_s else "—"
+            page_lines.append([workload, mode, f"{ours_p.per_s:,.0f}", ms(ours_p.median_ms),
+                               f"{theirs_p.per_s:,.0f}", ms(theirs_p.median_ms), ratio])  # fmt: skip
     text = [*table(lines, columns), "", *table(page_lines, page_columns)]
     md = [*markdown(lines, columns), "", *markdown(page_lines, page_columns)]
     return text, md

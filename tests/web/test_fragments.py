@@ -481,3 +481,30 @@ def test_the_fragments_are_advertised_where_clients_look(server: tuple[str, Path
     jaxa = "https://w3id.org/spacegraph/id/jaxa"
     data, _ = read_page(httpx.get(lookups[0] + quote(jaxa, safe=""), headers=NQUADS).content)
     assert set(data) == {q for q in served_quads(nquads) if q.subject.value == jaxa} and len(data) > 5
+
+
+# --- in front of an external store ------------------------------------------------------------------------
+
+
+def test_fragments_of_an_external_store(nquads: Path, tmp_path: Path) -> None:
+    """``serve --endpoint``: the fragments go to the store like every query; paging meets every quad once,
+    and Comunica answers a query that names its graphs (GRAPH ?statedIn) as /sparql does."""
+    from tests.servers import oxigraph_server
+
+    with oxigraph_server(tmp_path / "oxigraph", "--union-default-graph") as store:
+        loaded = httpx.post(
+            f"{store}/store", content=nquads.read_bytes(), headers={"Content-Type": "application/n-quads"}
+        )
+        assert loaded.status_code in (200, 201, 204), loaded.text
+        config = Config(endpoint=f"{store}/query", fragment_page_size=250)
+        with running(create_app(config)) as base, httpx.Client() as client:
+            got, pages = crawl(client, f"{base}/fragments")
+            assert len(got) == len(set(got)) and len(pages) > 5
+            named = [q for q in served_quads(nquads) if not isinstance(q.subject, ox.BlankNode | ox.Triple)]
+            named = [q for q in named if not isinstance(q.object, ox.BlankNode)]  # the store gave new labels
+            assert set(named) <= set(got)
+            assert len(got) == len(served_quads(nquads)) == int(str(pages[0]["totalItems"]))
+            query = next(q for q in QUERIES if q.name.startswith("02-"))
+            [answer] = comunica(f"{base}/fragments", [query])
+            rows = [{name: comunica_term(value) for name, value in row.items()} for row in answer["rows"]]  # type: ignore[attr-defined]
+            assert multiset(rows) == sparql_answer(base, query) and rows
