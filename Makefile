@@ -46,10 +46,17 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-node-deps: node_modules/.installed
+node-deps: node_modules/.installed bench/ldf/node_modules/.installed
 
 node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The Linked Data Fragments server that bench/fragments.py measures beside ours, in its own folder (its
+# Components.js loader reads every package under node_modules). --ignore-scripts: its HDT back-end's
+# native build is not needed, the benchmark serves N-Triples.
+bench/ldf/node_modules/.installed: bench/ldf/package-lock.json
+	cd bench/ldf && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 serve-system-deps:

@@ -83,9 +83,11 @@ def run(
     seconds: float,
     timeout: float,
     unique: bool = False,
+    paths: Path | None = None,
 ) -> Figures:
     """One wrk run against ``url`` (GET, keep-alive): ``connections`` connections on at most two threads,
-    for ``seconds`` (rounded up to whole seconds, at least 1)."""
+    for ``seconds`` (rounded up to whole seconds, at least 1); with ``paths``, a file of paths on ``url``'s
+    server, asked in turn."""
     threads = min(2, connections)
     command = [
         executable,
@@ -101,6 +103,7 @@ def run(
         "--",
         "unique" if unique else "same",
         f"r{next(_runs)}",
+        *([str(paths)] if paths is not None else []),
     ]
     bound = whole_seconds(seconds) + whole_seconds(timeout) + 30
     try:

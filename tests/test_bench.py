@@ -6,6 +6,7 @@ and the generator's determinism."""
 from __future__ import annotations
 
 import csv
+import itertools
 import shutil
 import subprocess
 import sys
@@ -174,3 +175,39 @@ def test_reconciliation_is_measured_beside_csv_reconcile() -> None:
     assert rows["spacegraph /reconcile"][1] == f"{names}/{names} (100.0%)"
     for row in rows.values():
         assert float(row[4].replace(",", "")) > 0
+
+
+def test_wrk_script_goes_through_a_list_of_paths(tmp_path: Path) -> None:
+    """bench/fragments.py's pages: each path of the file in turn; "unique" adds a parameter to each."""
+    assert WRK, "Debian's wrk is needed: apt-get install wrk"
+    listed = tmp_path / "paths.txt"
+    listed.write_text("/fragments\n/fragments?predicate=p&page=2\n/fragments?subject=s\n")
+    with recorder() as (base, paths):
+        figures = run(WRK, base + "/", "*/*", connections=1, seconds=1, timeout=5, paths=listed)
+        assert figures.requests > 10 and figures.errors == 0
+        assert set(paths) == set(listed.read_text().split())
+        order = listed.read_text().split()
+        assert all(order.index(b) == (order.index(a) + 1) % 3 for a, b in itertools.pairwise(paths))
+        paths.clear()
+        run(WRK, base + "/", "*/*", connections=2, seconds=1, timeout=5, unique=True, paths=listed)
+        assert len(set(paths)) == len(paths) > 10
+        stems = {"/fragments?", "/fragments?predicate=p&page=2&", "/fragments?subject=s&"}
+        assert {path.split("run=")[0] for path in paths} == stems
+
+
+def test_fragments_beside_the_ldf_server(nquads: Path, tmp_path: Path) -> None:
+    """``python -m bench.fragments`` end to end with tiny bounds: both servers on the same N-Triples, Comunica
+    through each (the same answers, or it fails), wrk over both page lists, the ratios and the Markdown."""
+    assert WRK, "Debian's wrk is needed: apt-get install wrk"
+    command = [sys.executable, "-m", "bench.fragments", "--data", str(nquads), "--label", "tiny"]
+    command += ["--rounds", "1", "--seconds", "1", "--output", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "@ldf/server 3.3.0" in done.stdout and "LDF ÷ spacegraph" in done.stdout
+    lines = (tmp_path / "fragments-tiny.md").read_text(encoding="utf-8").splitlines()
+    comunica = [line.split(" | ") for line in lines if line.startswith(("| 01-", "| 09-"))]
+    assert len(comunica) == 2 and all(float(cells[1]) > 0 and float(cells[3]) > 0 for cells in comunica)
+    assert comunica[0][2] == comunica[0][4]  # both servers: the same requests for the same query
+    pages = [line.split(" | ") for line in lines if line.startswith(("| Comunica's", "| whole graph"))]
+    assert [cells[1] for cells in pages] == ["new", "repeated"] * 2
+    assert all(float(cells[2].replace(",", "")) > 0 and float(cells[4].replace(",", "")) > 0 for cells in pages)

@@ -315,6 +315,13 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1), help="Query time limit, s.")
 @click.option("--max-rows", default=10_000, show_default=True, type=click.IntRange(min=1), help="Rows per answer.")
 @click.option(
+    "--fragment-page-size",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1, max=10_000),
+    help="Triples (or quads) in one page of a Triple Pattern Fragment at /fragments.",
+)
+@click.option(
     "--max-query-bytes", default=64 * 1024, show_default=True, type=click.IntRange(min=1), help="Size of a query."
 )
 @click.option(
@@ -393,6 +400,7 @@ def serve(
     endpoint_version: str | None,
     timeout: float,
     max_rows: int,
+    fragment_page_size: int,
     max_query_bytes: int,
     query_workers: int,
     workers: int,
@@ -411,8 +419,8 @@ def serve(
     public_url: str | None,
 ) -> None:
     """Serve the graph: SPARQL 1.1 Protocol at /sparql (read-only), Graph Store Protocol at /store,
-    OpenAPI documentation at /docs. Without --data or --endpoint, serves dist/spacegraph.nq, building
-    dist/ first when it is missing."""
+    Triple and Quad Pattern Fragments at /fragments, OpenAPI documentation at /docs. Without --data or
+    --endpoint, serves dist/spacegraph.nq, building dist/ first when it is missing."""
     import uvicorn
     import uvloop
 
@@ -433,6 +441,7 @@ def serve(
             endpoint_version=endpoint_version,
             timeout=timeout,
             max_rows=max_rows,
+            fragment_page_size=fragment_page_size,
             max_query_bytes=max_query_bytes,
             query_workers=query_workers,
             service_allow=service_allow,

@@ -32,6 +32,7 @@ class Config:
     endpoint_version: str | None = None
     timeout: float = 10.0  # seconds a query may run; the worker evaluating it is killed at the limit
     max_rows: int = 10_000  # solutions (SELECT) or triples (CONSTRUCT, DESCRIBE) in one answer
+    fragment_page_size: int = 100  # triples or quads in one page of a Linked Data Fragment (fragments.py)
     max_query_bytes: int = 64 * 1024  # UTF-8 size of a query (GET parameter or POST body)
     query_workers: int = 2  # evaluation processes; a runaway query occupies one until it is killed
     service_allow: tuple[str, ...] = ()  # SERVICE targets allowed, exact IRIs; empty: no federation
@@ -66,7 +67,8 @@ class Config:
         for name in ("timeout", "startup_timeout", "body_timeout"):
             if not getattr(self, name) > 0:
                 raise SpacegraphError(f"{name} must be positive")
-        for name in ("max_rows", "max_query_bytes", "query_workers", "client_queries", "max_parameters", "max_headers"):
+        limits = ("max_rows", "fragment_page_size", "max_query_bytes", "query_workers", "client_queries")
+        for name in (*limits, "max_parameters", "max_headers"):
             if getattr(self, name) < 1:
                 raise SpacegraphError(f"{name} must be at least 1")
         if self.max_header_bytes < 1024:

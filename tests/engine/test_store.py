@@ -18,6 +18,7 @@ from typing import TypeVar
 import httpx
 import pyoxigraph as ox
 import pytest
+import uvloop
 
 from spacegraph.config import Config
 from spacegraph.engine.analysis import analyse
@@ -325,6 +326,33 @@ def test_the_pool_closes_every_process(nquads: Path) -> None:
     for pid in asyncio.run(scenario()):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def children() -> set[int]:
+    """This process's child processes (Linux /proc)."""
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+
+
+def test_the_pool_closes_a_replacement_that_is_still_starting(nquads: Path) -> None:
+    """A worker killed at the time limit is replaced in the background; a pool closed while the
+    replacement loads the graph must stop it too. On uvloop, the server's event loop, it was left
+    running, and its pipes kept the loop from closing: uvicorn's shutdown hung."""
+
+    async def scenario() -> tuple[set[int], set[int]]:
+        pool = WorkerPool(Settings(data=(str(nquads),)), 1, 60)
+        await pool.start()
+        before = children()
+        pool.replace(await pool.idle.get())  # as at the time limit: killed, and a replacement started
+        deadline = asyncio.get_running_loop().time() + 10
+        while not (starting := children() - before) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.002)
+        assert not pool.workers  # still starting: not ready yet
+        await asyncio.wait_for(pool.close(), 20)
+        return starting, children()
+
+    starting, left = uvloop.run(scenario())
+    assert starting and not starting & left
 
 
 def test_a_worker_starts_without_asyncio_the_sources_or_an_http_client(nquads: Path) -> None:

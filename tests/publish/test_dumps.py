@@ -423,10 +423,10 @@ def test_void_describes_the_dataset(void: ox.Store) -> None:
     static.load(path=PROJECT_ROOT / "metadata" / "dataset.ttl", format=ox.RdfFormat.TURTLE)
     rows = select(
         void,
-        f"""SELECT ?version ?issued ?license ?publisher ?endpoint {{
+        f"""SELECT ?version ?issued ?license ?publisher ?endpoint ?lookup {{
             <{DATASET.value}> a void:Dataset, dcat:Dataset ; dcat:version ?version ; dcterms:issued ?issued ;
                 dcterms:license ?license ; dcterms:publisher ?publisher ; void:sparqlEndpoint ?endpoint ;
-                dcterms:title ?title ; dcterms:description ?description }} LIMIT 1""",
+                void:uriLookupEndpoint ?lookup ; dcterms:title ?title ; dcterms:description ?description }} LIMIT 1""",
     )
     assert rows == [
         (
@@ -435,6 +435,7 @@ def test_void_describes_the_dataset(void: ox.Store) -> None:
             "http://publications.europa.eu/resource/authority/licence/CC_BY_4_0",
             PREFIXES["id"] + "spacegraph-contributors",
             "https://w3id.org/spacegraph/sparql",
+            "https://w3id.org/spacegraph/fragments?subject=",  # Triple Pattern Fragments, by subject
         )
     ]
 

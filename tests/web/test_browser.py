@@ -215,3 +215,30 @@ def test_a_wrong_address_shows_a_page_of_the_site_in_the_readers_language(browse
     follow(page, ".suggestions", "Hayabusa-2")
     assert page.locator("h1").inner_text() == "Hayabusa-2"
     context.close()
+
+
+def test_the_fragments_in_a_browser(page: Page, base: str, linked_build: Path) -> None:
+    """From the landing page to the fragments: the form, a pattern, the next page, then a term's own fragment."""
+    quads = list(ox.parse(path=linked_build / "spacegraph.nq", format=ox.RdfFormat.N_QUADS))
+    labels = {(q.subject, q.object) for q in quads if q.predicate.value.endswith("rdf-schema#label")}
+    page.goto(base + "/")
+    follow(page, "p.actions", "Triple Pattern Fragments")
+    assert page.url == base + "/fragments"
+    assert page.locator("p.count").inner_text().startswith(f"{len(quads):,} matches")
+    assert page.locator("table.quads thead th").count() == 4  # every named graph: the graph column
+    page.locator("#predicate").fill("http://www.w3.org/2000/01/rdf-schema#label")
+    page.locator("#graph").select_option("urn:ldf:defaultGraph")
+    with page.expect_navigation():
+        page.locator("form.pattern button").click()
+    assert page.locator("p.count").inner_text().startswith(f"{len(labels):,} matches")
+    assert page.locator("table.quads tbody tr").count() == 100 and page.locator("table.quads thead th").count() == 3
+    follow(page, "nav.paging", "Next page")
+    assert "page=2" in page.url and "page 2 of" in page.locator("p.count").inner_text()
+    shot(page, "fragments")
+    first = page.locator("table.quads tbody tr").first.locator("td").first
+    subject = first.locator("a").first.get_attribute("title")
+    with page.expect_navigation():
+        first.locator("a").first.click()
+    assert page.locator("#subject").input_value() == subject
+    shown = page.locator("table.quads tbody tr").count()
+    assert shown == sum(1 for q in quads if q.subject.value == subject)

@@ -23,6 +23,8 @@ from spacegraph.errors import SpacegraphError
 
 log = logging.getLogger("spacegraph.engine.workers")  # the name it had before the pool had its own module
 
+CLOSE_GRACE = 5.0  # seconds a closing pool waits for a replacement worker to finish starting
+
 # What a worker process runs (``python -m spacegraph.engine.workers`` would execute workers.py twice: once as
 # ``__main__``, once as the module whose classes the pickles name).
 WORKER_COMMAND = "from spacegraph.engine.workers import serve_forever; serve_forever()"
@@ -119,6 +121,9 @@ class WorkerPool:
             await Worker(process, Ready(False, None, 0)).kill()
             why = "did not start in time" if isinstance(error, TimeoutError) else "exited while starting"
             raise SpacegraphError(f"a {self.name} worker {why} (exit code {process.returncode})") from None
+        except asyncio.CancelledError:  # the pool closes while a replacement starts: it goes too
+            await Worker(process, Ready(False, None, 0)).kill()
+            raise
         if not isinstance(reply, Ready):
             await Worker(process, Ready(False, None, 0)).kill()
             raise SpacegraphError(reply.message if isinstance(reply, Failure) else "a worker failed to start")
@@ -178,6 +183,10 @@ class WorkerPool:
 
     async def close(self) -> None:
         self.closed = True
+        if self.respawns:  # a replacement still starting is let start, then killed (respawn sees closed):
+            # cancelled while its process is being created, nothing would stop that process, and on
+            # uvloop its pipes keep the event loop from closing
+            await asyncio.wait(list(self.respawns), timeout=CLOSE_GRACE)
         for task in list(self.respawns):
             task.cancel()
         for task in list(self.respawns):

@@ -144,19 +144,54 @@ def fingerprint(files: Iterable[Path]) -> str:
 
 
 def load_store(files: Iterable[str]) -> ox.Store:
-    """An in-memory store of the files, with the union of the named graphs copied into the default graph."""
+    """An in-memory store of the files, each triple of a named graph also in the default graph (their union).
+
+    Blank nodes keep the labels the file gives them (``_:c14n12`` in our dumps), where pyoxigraph's
+    loaders draw new random ones: every worker, and every start, then holds the same graph down to its
+    labels, so an answer, and the order a scan returns triples in (which paging fragments relies on), do
+    not depend on which worker evaluated it. With several files, each file's labels get its position as a
+    prefix (``_:f1c14n12``), so that two files' ``_:b0`` stay two blank nodes.
+
+    Each quad's copy in the default graph is inserted right after it. pyoxigraph's in-memory store keeps,
+    for every subject, predicate, object and graph, a list of its quads, newest first, and a scan walks
+    one: copies added after the whole load (``INSERT … WHERE { GRAPH ?g … }``) would sit in front of every
+    named graph's quads, and the first page of ``GRAPH ?g { ?s ?p ?o }`` would walk past all of them (110 ms
+    at a million triples instead of 0.4). Interleaved, a scan of either kind finds a match every other step."""
     store = ox.Store()
-    for name in files:
+    names = list(files)
+    for position, name in enumerate(names):
         path = Path(name)
         fmt = file_format(path)
         try:
-            store.bulk_load(path=path, format=fmt)
+            quads = ox.parse(path=path, format=fmt, rename_blank_nodes=False)
+            store.extend(with_union(quads if len(names) == 1 else apart(quads, f"f{position}")))
         except SyntaxError as error:
             raise syntax_error(error, path) from None
         except OSError as error:
             raise SpacegraphError(f"cannot read: {error.strerror or error}", path=path) from None
-    store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
     return store
+
+
+def with_union(quads: Iterable[ox.Quad]) -> Iterator[ox.Quad]:
+    """Each quad, then its triple in the default graph (a set: a triple in two graphs is there once)."""
+    quad_in_default = ox.Quad  # three terms: the default graph
+    for quad in quads:
+        yield quad
+        subject, predicate, obj, graph = quad
+        if not isinstance(graph, ox.DefaultGraph):
+            yield quad_in_default(subject, predicate, obj)
+
+
+def apart(quads: Iterable[ox.Quad], prefix: str) -> Iterator[ox.Quad]:
+    """The quads with ``prefix`` before every blank node label."""
+    for subject, predicate, obj, graph in quads:
+        if isinstance(subject, ox.BlankNode):
+            subject = ox.BlankNode(prefix + subject.value)
+        if isinstance(obj, ox.BlankNode):
+            obj = ox.BlankNode(prefix + obj.value)
+        if isinstance(graph, ox.BlankNode):
+            graph = ox.BlankNode(prefix + graph.value)
+        yield ox.Quad(subject, predicate, obj, graph)
 
 
 # --- evaluation (in the worker) ----------------------------------------------------------------------

@@ -60,6 +60,9 @@ ENDPOINT_DISTRIBUTION = ox.NamedNode(DATASET.value + "#sparql-endpoint")  # the 
 METADATA_GRAPH = graph_iri("metadata")
 PUBLISHED_GRAPHS = (DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH, METADATA_GRAPH)
 SPARQL_ENDPOINT = ox.NamedNode(BASE + "sparql")
+# The Triple Pattern Fragments' subject lookup: this IRI followed by a percent-encoded IRI gives the
+# triples about it (the server's /fragments, web/fragments.py).
+URI_LOOKUP = ox.NamedNode(BASE + "fragments?subject=")
 DUMPS = BASE + "dumps/"  # where the dump files are served: DUMPS + file name
 LINKSET = ox.NamedNode(DATASET.value + "#wikidata-links")
 WIKIDATA = ox.NamedNode(WIKIDATA_ENTITY + "Q2013")  # the Wikidata item for Wikidata itself
@@ -136,6 +139,7 @@ COMPUTED = (
     VOID + "subset",
     VOID + "dataDump",
     VOID + "sparqlEndpoint",
+    VOID + "uriLookupEndpoint",
     VOID + "uriSpace",
     DCAT + "distribution",
     DCAT + "version",
@@ -410,6 +414,7 @@ def metadata_triples(
     add(DATASET, OWL + "versionInfo", ox.Literal(__version__))
     add(DATASET, VOID + "uriSpace", ox.Literal(BASE))
     add(DATASET, VOID + "sparqlEndpoint", SPARQL_ENDPOINT)
+    add(DATASET, VOID + "uriLookupEndpoint", URI_LOOKUP)
     add(DATASET, VOID + "triples", integer(statistics.triples))
     add(DATASET, VOID + "entities", integer(statistics.entities))
     add(DATASET, VOID + "distinctSubjects", integer(statistics.distinct_subjects))

@@ -20,6 +20,7 @@ from spacegraph.engine.store import Backend, make_backend
 from spacegraph.web import accesslog, error_pages
 from spacegraph.web.deref import LinkedDataRouter, immutable
 from spacegraph.web.discovery import DiscoveryRouter
+from spacegraph.web.fragments import FragmentsRouter
 from spacegraph.web.headers import SecurityHeaders
 from spacegraph.web.limits import RequestLimits
 from spacegraph.web.metrics import Metrics
@@ -35,6 +36,8 @@ A CNES press release of July 2016 on France-Japan space cooperation, published a
   Without a query, the SPARQL 1.1 Service Description.
 * `/store?default`, `/store?graph=IRI`: SPARQL 1.1 Graph Store HTTP Protocol, read-only.
 * `/reconcile`: Reconciliation Service API 0.2 over our entities (OpenRefine and other clients).
+* `/fragments`: Triple Pattern Fragments, and Quad Pattern Fragments for the named graphs (Hydra controls),
+  for Comunica and other Linked Data Fragments clients.
 * `/health`, `/ready`: liveness and readiness; `/metrics`: Prometheus metrics.
 """
 
@@ -67,7 +70,9 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.config = config
-    app.include_router(SparqlRouter(config))
+    sparql = SparqlRouter(config)
+    app.include_router(sparql)
+    app.include_router(FragmentsRouter(config, sparql))  # shares the SPARQL router's answer cache
     metrics = Metrics()
     app.state.metrics = metrics
     app.include_router(OperationsRouter(metrics))

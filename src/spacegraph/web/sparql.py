@@ -45,6 +45,7 @@ from urllib.parse import parse_qsl
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import NoMatchFound
 
 from spacegraph import __version__
 from spacegraph.config import Config
@@ -425,7 +426,11 @@ class SparqlRouter(APIRouter):
         etag = self.etag(backend, "service description", endpoint, fmt.name)
         if etag is not None and matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=self.cache_headers(etag))
-        triples = service_description(endpoint, summary, self.config)
+        try:
+            fragments: str | None = str(request.url_for("fragments"))
+        except NoMatchFound:  # an app without the fragments
+            fragments = None
+        triples = service_description(endpoint, summary, self.config, fragments)
         body = ox.serialize(triples, format=fmt.rdf_format, prefixes=SD_PREFIXES) or b""
         return self.respond(request, fmt.media_type, body, etag)
 
@@ -465,8 +470,12 @@ class SparqlRouter(APIRouter):
         return method_not_allowed("GET, HEAD, OPTIONS", "the graph store is read-only")
 
 
-def service_description(endpoint: str, summary: Summary, config: Config) -> list[ox.Triple]:
-    """A SPARQL 1.1 Service Description of this endpoint, its dataset linked to the VoID description."""
+def service_description(
+    endpoint: str, summary: Summary, config: Config, fragments: str | None = None
+) -> list[ox.Triple]:
+    """A SPARQL 1.1 Service Description of this endpoint, its dataset linked to the VoID description and,
+    when the server has them, to its Triple Pattern Fragments by their subject lookup (not by their
+    hydra:search form, which would make Comunica take this endpoint for a fragments server)."""
 
     def sd(name: str) -> ox.NamedNode:
         return ox.NamedNode(SD + name)
@@ -503,6 +512,8 @@ def service_description(endpoint: str, summary: Summary, config: Config) -> list
     ]
     for fmt in ALL_FORMATS:
         triples.append(ox.Triple(service, sd("resultFormat"), ox.NamedNode(FORMATS + FORMAT_IRIS[fmt.name])))
+    if fragments is not None:
+        triples.append(ox.Triple(dataset, void("uriLookupEndpoint"), ox.NamedNode(fragments + "?subject=")))
     if config.service_allow:
         triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
     for index, info in enumerate(summary.graphs):
