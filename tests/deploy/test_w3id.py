@@ -94,6 +94,7 @@ IRIS = [
     "context.jsonld",
     "sitemap.xml",
     "sparql?query=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D",
+    "fragments?predicate=http%3A%2F%2Fwww.w3.org%2F2000%2F01%2Frdf-schema%23label&page=2",
 ]
 
 

@@ -91,7 +91,8 @@ def test_robots_welcomes_pages_and_keeps_crawlers_off_query_answers(client: http
     site = str(client.base_url).rstrip("/")
     for path in ("/", "/id/jaxa", "/id/jaxa.html", "/def.html", "/sparql", "/dumps/spacegraph.ttl.gz", "/void.ttl"):
         assert robots.can_fetch(site + path, "Googlebot"), path
-    for path in ("/sparql?query=ASK%20%7B%7D", "/sparql?example=01-who-met-in-tokyo", "/store?default", "/search?q=x"):
+    unwelcome = ("/sparql?query=ASK%20%7B%7D", "/sparql?example=01", "/store?default", "/search?q=x", "/fragments?p=2")
+    for path in unwelcome:
         assert not robots.can_fetch(site + path, "Googlebot"), path
     assert list(robots.sitemaps) == [BASE + "sitemap.xml"]
 

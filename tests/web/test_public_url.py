@@ -50,7 +50,7 @@ def made_public(page: str) -> str:
     the public addresses (canonical, language versions, schema.org's url and downloads) moved from the
     IRIs' base to the public URL."""
     page = re.sub(r'(href|src|action|data-endpoint)="/', rf'\1="{ROOT}/', page)
-    page = page.replace("<code>/sparql</code>", f"<code>{ROOT}/sparql</code>")  # the query UI names its endpoint
+    page = re.sub(r"<code>/(sparql|fragments)</code>", rf"<code>{ROOT}/\1</code>", page)  # the addresses for clients
     page = re.sub(
         rf'(<link rel="(?:canonical|alternate)" (?:hreflang="[^"]+" )?href="){re.escape(BASE)}', rf"\1{PUBLIC}", page
     )
@@ -96,7 +96,10 @@ def test_the_service_description_names_the_public_endpoint(servers: tuple[httpx.
     plain, public = (client.get("/sparql", headers={"Accept": "text/turtle"}) for client in servers)
     local = str(servers[0].base_url).rstrip("/") + "/sparql"  # the address the plain server was asked at
     assert f"<{local}>" in plain.text and f"<{PUBLIC}sparql>" in public.text
-    assert canonical(public.content) == canonical(plain.text.replace(local, PUBLIC + "sparql").encode())
+    local_fragments = local.removesuffix("sparql") + "fragments"
+    assert f"<{PUBLIC}fragments?subject=>" in public.text
+    expected = plain.text.replace(local, PUBLIC + "sparql").replace(local_fragments, PUBLIC + "fragments")
+    assert canonical(public.content) == canonical(expected.encode())
 
 
 def canonical(data: bytes) -> ox.Dataset:

@@ -65,14 +65,17 @@ ADDRESSES = frozenset(
         FOAF + "homepage",
         VOID + "dataDump",
         VOID + "sparqlEndpoint",
+        VOID + "uriLookupEndpoint",
     )
 )
 ROBOTS = """\
-# spacegraph: every page, document and dump is welcome. Query answers, graph-store exports and search
-# results are not worth crawling: they repeat what the pages and the dumps hold.
+# spacegraph: every page, document and dump is welcome. Query answers, graph-store exports, triple
+# pattern fragments and search results are not worth crawling: they repeat what the pages and the dumps
+# hold, in endless combinations.
 User-agent: *
 Disallow: {root}/sparql?
 Disallow: {root}/store
+Disallow: {root}/fragments
 Disallow: {root}/search
 Allow: {root}/
 

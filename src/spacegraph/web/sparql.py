@@ -427,8 +427,9 @@ class SparqlRouter(APIRouter):
         if etag is not None and matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=self.cache_headers(etag))
         try:
-            fragments: str | None = str(request.url_for("fragments"))
-        except NoMatchFound:  # an app without the fragments
+            fragments: str | None = f"{public}fragments" if public else str(request.url_for("fragments"))
+            request.url_for("fragments")  # an app without the fragments has no such route
+        except NoMatchFound:
             fragments = None
         triples = service_description(endpoint, summary, self.config, fragments)
         body = ox.serialize(triples, format=fmt.rdf_format, prefixes=SD_PREFIXES) or b""
