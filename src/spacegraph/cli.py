@@ -513,9 +513,17 @@ def publish(root: Path, data: tuple[Path, ...], out: Path) -> Build:
 
 
 def default_dump(root: Path) -> Path:
-    """``dist/spacegraph.nq`` under ``root``, built first when it is missing."""
+    """``dist/spacegraph.nq`` under ``root``, built first when it is missing; refused when it was built
+    under another base than ``spacegraph.toml``'s (its IRIs would not be the ones this server answers)."""
+    from spacegraph.namespaces import BASE
+    from spacegraph.web.publication import built_base
+
     dump = root / "dist" / "spacegraph.nq"
     if dump.exists():
+        built = built_base(dump.parent)
+        if built is not None and built != BASE:
+            why = f"built under the base {built}, not {BASE} (spacegraph.toml): run `spacegraph build`"
+            fail(SpacegraphError(why, path=dump.parent))
         return dump
     click.echo(f"{dump} is missing: building {root / 'dist'} first", err=True)
     publish(root, (), root / "dist")

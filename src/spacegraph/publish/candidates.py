@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from spacegraph.names import normalise, similarity
-from spacegraph.namespaces import ID, WIKIDATA_ENTITY, compact
+from spacegraph.namespaces import DEF, ID, WIKIDATA_ENTITY, compact, rebase_text
 from spacegraph.publish.links import HUMAN, SCHEMA_PERSON, Link, confirmed
 from spacegraph.publish.wikidata import LANGUAGES, Item, Wikidata
 
 WDT = "http://www.wikidata.org/prop/direct/"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 SKOS_ALT = "http://www.w3.org/2004/02/skos/core#altLabel"
-SG = "https://w3id.org/spacegraph/def/"
+SG = DEF
 ORG = "http://www.w3.org/ns/org#"
 # Which Wikidata properties can confirm a value of ours mapped to the first one.
 ALSO = {
@@ -92,19 +92,23 @@ class Profile:
         )
 
 
-MAPPED_CLASSES = """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+MAPPED_CLASSES = rebase_text(
+    """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 SELECT DISTINCT ?type ?super ?match ?item WHERE {
   GRAPH <https://w3id.org/spacegraph/graph/ontology> { ?type rdfs:subClassOf* ?super . ?super ?match ?item }
   VALUES ?match { skos:exactMatch skos:closeMatch skos:broadMatch }
   FILTER (STRSTARTS(STR(?item), "http://www.wikidata.org/entity/Q"))
 }"""
+)
 
-MAPPED_PROPERTIES = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+MAPPED_PROPERTIES = rebase_text(
+    """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 SELECT ?term ?property WHERE {
   GRAPH <https://w3id.org/spacegraph/graph/ontology> { ?term skos:exactMatch|skos:closeMatch ?property }
   FILTER (STRSTARTS(STR(?property), "http://www.wikidata.org/prop/direct/P"))
 }"""
+)
 
 
 def rows(store: ox.Store, query: str) -> list[ox.QuerySolution]:

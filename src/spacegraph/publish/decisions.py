@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from spacegraph.errors import SpacegraphError
+from spacegraph.namespaces import ID
 from spacegraph.publish.candidates import Graph, Mapped, score
-from spacegraph.publish.links import ID, QID, Link, Problem, check_offline, confirmed
+from spacegraph.publish.links import QID, Link, Problem, check_offline, confirmed
 from spacegraph.publish.wikidata import Item, Wikidata
 
 SEPARATOR = " | "

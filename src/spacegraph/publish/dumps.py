@@ -44,7 +44,7 @@ from rdflib.term import BNode, Node
 from spacegraph import PROJECT_ROOT, __version__
 from spacegraph.errors import SpacegraphError
 from spacegraph.formats import RDF_FORMATS, RdfFormat
-from spacegraph.namespaces import ONTOLOGY_GRAPH, PREFIXES, SHAPES_GRAPH, SOURCE_GRAPHS
+from spacegraph.namespaces import ONTOLOGY_GRAPH, PREFIXES, SHAPES_GRAPH, SOURCE_GRAPHS, rebase_text
 from spacegraph.publish.diagram import DIAGRAM_FILE, ontology_svg
 from spacegraph.publish.graph import LoadedGraph, Sources, load
 from spacegraph.publish.metadata import (
@@ -139,7 +139,7 @@ def build(
 def read_context(path: Path) -> dict[str, Any]:
     """Our JSON-LD context document, with its ``@context``."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(rebase_text(path.read_text(encoding="utf-8")))  # written under SOURCE_BASE
     except json.JSONDecodeError as error:
         raise SpacegraphError(error.msg, path=path, line=error.lineno, column=error.colno) from None
     except OSError as error:

@@ -15,7 +15,7 @@ import pyoxigraph as ox
 
 from spacegraph import PROJECT_ROOT
 from spacegraph.errors import SpacegraphError, syntax_error
-from spacegraph.namespaces import DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH
+from spacegraph.namespaces import BASE, DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, SHAPES_GRAPH, SOURCE_BASE, rebase
 from spacegraph.publish.links import confirmed, read_record
 
 OWL_SAME_AS = ox.NamedNode("http://www.w3.org/2002/07/owl#sameAs")
@@ -66,13 +66,23 @@ class LoadedGraph:
 
 
 def parse_turtle(path: Path) -> list[ox.Triple]:
-    """Parse one Turtle file, turning pyoxigraph's syntax error into one with file, line and column."""
+    """Parse one Turtle file, turning pyoxigraph's syntax error into one with file, line and column; its IRIs
+    are moved to the publication's base (``namespaces.rebase``)."""
     try:
-        return [quad.triple for quad in ox.parse(path=path, format=ox.RdfFormat.TURTLE)]
+        triples = [quad.triple for quad in ox.parse(path=path, format=ox.RdfFormat.TURTLE)]
     except SyntaxError as error:
         raise syntax_error(error, path) from None
     except OSError as error:
         raise SpacegraphError(f"cannot read: {error.strerror}", path=path) from None
+    return triples if BASE == SOURCE_BASE else [rebased(triple) for triple in triples]
+
+
+def rebased(triple: ox.Triple) -> ox.Triple:
+    """A triple of the sources with its IRIs under the publication's base (``namespaces.BASE``)."""
+    subject, obj = triple.subject, triple.object
+    if isinstance(obj, ox.NamedNode | ox.Literal):
+        obj = rebase(obj)
+    return ox.Triple(rebase(subject) if isinstance(subject, ox.NamedNode) else subject, rebase(triple.predicate), obj)
 
 
 def load(sources: Sources) -> LoadedGraph:

@@ -21,14 +21,13 @@ import pyoxigraph as ox
 from spacegraph import __version__
 from spacegraph.errors import SpacegraphError
 from spacegraph.names import normalise
-from spacegraph.namespaces import compact
+from spacegraph.namespaces import BASE, DATA_GRAPH, ID, compact, rebase_text
 
-ID = "https://w3id.org/spacegraph/id/"
 WD = "http://www.wikidata.org/entity/"
 WDT = "http://www.wikidata.org/prop/direct/"
 WIKIDATA_SPARQL = "https://query.wikidata.org/sparql"
 WIKIDATA_API = "https://www.wikidata.org/w/api.php"
-CONTACT = "https://w3id.org/spacegraph/"  # the publisher's homepage (metadata/dataset.ttl), in User-Agents
+CONTACT = BASE  # the publisher's homepage (metadata/dataset.ttl), in User-Agents
 COLUMNS = (
     "entity",
     "qid",
@@ -50,7 +49,7 @@ USER_AGENT = f"spacegraph/{__version__} (linked-data publisher; links check)"
 
 @dataclass(frozen=True)
 class Link:
-    entity: str  # our local name under https://w3id.org/spacegraph/id/
+    entity: str  # our local name under namespaces.ID
     qid: str
     status: str
     label_en: str
@@ -302,13 +301,16 @@ def check_online(record: list[Link], endpoint: str = WIKIDATA_SPARQL, timeout: f
 
 # --- QuickStatements ------------------------------------------------------------------------------
 
-MAPPINGS = """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+MAPPINGS = rebase_text(
+    """PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 SELECT ?term ?property WHERE {
   GRAPH <https://w3id.org/spacegraph/graph/ontology> { ?term skos:exactMatch|skos:closeMatch ?property }
   FILTER (STRSTARTS(STR(?property), "http://www.wikidata.org/prop/direct/P"))
 }"""
+)
 
-EVIDENCE = """PREFIX sg: <https://w3id.org/spacegraph/def/>
+EVIDENCE = rebase_text(
+    """PREFIX sg: <https://w3id.org/spacegraph/def/>
 PREFIX oa: <http://www.w3.org/ns/oa#>
 SELECT ?subject ?exact ?start WHERE {
   GRAPH <https://w3id.org/spacegraph/graph/data> {
@@ -316,9 +318,12 @@ SELECT ?subject ?exact ?start WHERE {
     ?t oa:exact ?exact . ?p oa:start ?start .
   }
 } ORDER BY ?start"""
+)
 
-RELEASE_URL = """PREFIX schema: <https://schema.org/>
+RELEASE_URL = rebase_text(
+    """PREFIX schema: <https://schema.org/>
 SELECT ?url WHERE { <https://w3id.org/spacegraph/id/press-release> schema:url ?url }"""
+)
 
 LABEL = """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
@@ -346,7 +351,7 @@ def wikidata_statements(store: ox.Store, record: list[Link]) -> list[Statement]:
     mapped: dict[str, list[str]] = defaultdict(list)
     for row in solutions(store.query(MAPPINGS)):
         mapped[row["term"].value].append(row["property"].value.removeprefix(WDT))
-    data = ox.NamedNode("https://w3id.org/spacegraph/graph/data")
+    data = DATA_GRAPH
     statements = []
     for term, properties in sorted(mapped.items()):
         for quad in store.quads_for_pattern(None, ox.NamedNode(term), None, data):

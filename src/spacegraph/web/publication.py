@@ -18,7 +18,7 @@ import pyoxigraph as ox
 
 from spacegraph import PROJECT_ROOT
 from spacegraph.config import DIST, Config
-from spacegraph.namespaces import PREFIXES
+from spacegraph.namespaces import PREFIXES, rebase_text
 
 SUMS_FILE = "SHA256SUMS"
 VOID_FILE = "void.ttl"
@@ -38,6 +38,7 @@ SUMS_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9._-]+)$")
 DCAT = PREFIXES["dcat"]
 DCTERMS = PREFIXES["dcterms"]
 SPDX = PREFIXES["spdx"]
+URI_SPACE = ox.NamedNode(PREFIXES["void"] + "uriSpace")
 
 
 def is_build(folder: Path) -> bool:
@@ -131,7 +132,7 @@ def read_examples(folder: Path = QUERIES) -> list[Example]:
     """``queries/*.rq``, each opening with its question as a comment line."""
     examples: list[Example] = []
     for path in sorted(folder.glob("*.rq")):
-        text = path.read_text(encoding="utf-8")
+        text = rebase_text(path.read_text(encoding="utf-8"))  # the queries are written under SOURCE_BASE
         comments: list[str] = []
         for line in text.splitlines():
             if not line.startswith("#"):
@@ -140,3 +141,18 @@ def read_examples(folder: Path = QUERIES) -> list[Example]:
         question = comments[0] if comments else path.stem
         examples.append(Example(path.stem, question, " ".join(comments[1:]), text))
     return examples
+
+
+def built_base(folder: Path) -> str | None:
+    """The base a build minted its IRIs under: its dataset's ``void:uriSpace`` in ``void.ttl``; None when
+    the folder holds no description to say so."""
+    void = folder / VOID_FILE
+    if not void.is_file():
+        return None
+    try:
+        for quad in ox.parse(path=void, format=ox.RdfFormat.TURTLE):
+            if quad.predicate == URI_SPACE and quad.subject.value.endswith("id/dataset"):
+                return str(quad.object.value)
+    except (SyntaxError, OSError):
+        return None
+    return None
