@@ -35,7 +35,6 @@ from bench.generate import generate
 from bench.mix import MIX, Clients, Latency, Query, Throughput, url_for
 from bench.servers import (
     ALIASES,
-    CLIENT_QUERIES,
     FRONTED,
     NAMES,
     OXIGRAPH,
@@ -356,9 +355,8 @@ def main(argv: list[str] | None = None) -> None:
             "client: "
             + client.describe(options.requests, options.latency_seconds, options.throughput_seconds)
             + columns_note,
-            f"servers: spacegraph serve with --client-queries {CLIENT_QUERIES} (the default, 2 queries in flight per "
-            "client address, would refuse connections that all come from 127.0.0.1) and its default 2 query "
-            f"workers per server process; {TWO_WORKERS}: --workers 2; spacegraph→oxigraph: --endpoint of the "
+            "servers: spacegraph serve with its default flags (the JSON access log to the log file, 2 query "
+            f"workers kept per server process); {TWO_WORKERS}: --workers 2; spacegraph→oxigraph: --endpoint of the "
             "Oxigraph server measured before it (already loaded: its first_answer_s is spacegraph's start only)",
             "queries: " + ("each text unique (caches defeated)" if options.unique else "the same text repeated"),
             "size: rows, triples, boolean (1/0) or page bytes; rss_mib: the server's process tree after its run "

@@ -7,8 +7,9 @@ N-Quads, timed from the command to the first answer with the data loaded, and st
 - ``FRONTED``: ``spacegraph serve --endpoint`` in front of that Oxigraph server (the extra hop);
 - ``RDFLIB``: rdflib-endpoint (``bench/rdflib_server.py``).
 
-Every spacegraph runs with ``--client-queries 64``: all of wrk's connections come from 127.0.0.1, which the
-default (2 queries in flight per client address, then 429) would refuse."""
+Every spacegraph runs with its default flags (the access log included, to the log file): what users run.
+wrk's connections all come from 127.0.0.1, one client address, whose evaluations take their turns
+(``engine/scheduler.py``) instead of being refused."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import free_port, rss_kib
+from bench.load import free_port, pss_kib
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +36,7 @@ RDFLIB = "rdflib-endpoint"
 NAMES = (SPACEGRAPH, TWO_WORKERS, OXIGRAPH, FRONTED, RDFLIB)  # the order of the runs
 ALIASES = {"spacegraph-x2": TWO_WORKERS, "spacegraph-oxigraph": FRONTED}  # for typing --servers
 SLUGS = {TWO_WORKERS: "spacegraph-x2", FRONTED: "spacegraph-oxigraph"}  # for file names
-CLIENT_QUERIES = 64
-SPACEGRAPH_OPTIONS = ["--client-queries", str(CLIENT_QUERIES), "--access-log", "off", "--log-level", "warning"]
+SPACEGRAPH_OPTIONS: list[str] = []  # default flags
 
 
 class BenchError(Exception):
@@ -55,8 +55,9 @@ class Running:
     upstream: Running | None = None  # the store it fronts, started and stopped apart
 
     def rss_mib(self) -> float:
-        """Resident memory of its process tree, and of the store it fronts."""
-        own = rss_kib(self.process.pid) / 1024
+        """Memory of its process tree (proportional set size: shared pages counted once), and of the store
+        it fronts."""
+        own = pss_kib(self.process.pid) / 1024
         return own + (self.upstream.rss_mib() if self.upstream else 0.0)
 
     def stop(self) -> None:

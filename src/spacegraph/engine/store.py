@@ -4,6 +4,11 @@ worker processes, see ``workers.py`` and ``pool.py``) or a remote SPARQL 1.1 end
 Both take a ``Job`` (query text, protocol dataset, the formats negotiated for each kind of answer) and
 give an ``Answer`` (media type and bytes) or raise ``QueryError``, whose ``kind`` the HTTP layer turns
 into a status. Both refuse forbidden ``SERVICE`` calls before anything is evaluated or forwarded.
+
+``Backend.query`` is the one door: every job passes the backend's ``Scheduler`` (``scheduler.py``: fair
+turns between clients, a budget of evaluation time per client, one evaluation for identical jobs in
+flight) before the backend's own ``evaluate`` runs it. Whoever calls ``query`` is scheduled as the client
+of the request it serves, without passing anything.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import pyoxigraph as ox
 from spacegraph.config import Config
 from spacegraph.engine.analysis import analyse
 from spacegraph.engine.pool import WorkerPool
+from spacegraph.engine.scheduler import Policy, Scheduler
 from spacegraph.engine.workers import (
     NEEDS_NETWORK,
     Answer,
@@ -55,6 +61,7 @@ log = logging.getLogger("spacegraph.engine.store")
 GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
 DEFAULT_GRAPH_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 MAX_REMOTE_BYTES = 256 * 1024 * 1024
+TOTAL_QUEUE = 1024  # evaluations waiting, all clients together
 
 
 @dataclass(frozen=True)
@@ -74,14 +81,29 @@ class Summary:
         return any(graph.name == iri for graph in self.graphs)
 
 
+def policy(config: Config) -> Policy:
+    return Policy(
+        capacity=config.worker_cap,
+        per_client=config.client_queries,
+        queue=config.client_queue,
+        total_queue=TOTAL_QUEUE,
+        budget=config.client_budget,
+    )
+
+
 class Backend(ABC):
     """Where queries are evaluated."""
 
     config: Config
+    scheduler: Scheduler
     started: bool = False
     fingerprint: str | None = None  # a hash of the data when it is known to be immutable; None: no ETags
     sandboxed: bool = False
     _summary: Summary | None = None
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.scheduler = Scheduler(policy(config))
 
     @abstractmethod
     async def start(self) -> None: ...
@@ -89,9 +111,13 @@ class Backend(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
-    @abstractmethod
     async def query(self, job: Job) -> Answer:
-        """The answer, or QueryError."""
+        """The answer, or QueryError, when the scheduler gives the caller's client its turn."""
+        return await self.scheduler.run(job, job.analysis.volatile, lambda: self.evaluate(job))
+
+    async def evaluate(self, job: Job) -> Answer:
+        """The answer, or QueryError: the backend's own evaluation, once the job's turn has come."""
+        raise NotImplementedError
 
     async def summary(self) -> Summary:
         """The named graphs and their sizes, asked once and kept."""
@@ -126,7 +152,7 @@ class EmbeddedBackend(Backend):
     """pyoxigraph in worker processes, each holding the graph loaded from ``config.data``."""
 
     def __init__(self, config: Config) -> None:
-        self.config = config
+        super().__init__(config)
         self.files = data_files(config.data)
         self.fingerprint = fingerprint(self.files)
         settings = Settings(
@@ -135,9 +161,11 @@ class EmbeddedBackend(Backend):
             sandbox=config.sandbox,
             memory_mb=config.worker_memory_mb,
         )
-        self.pool = WorkerPool(settings, config.query_workers, config.startup_timeout)
+        cap, idle = config.worker_cap, config.worker_idle
+        self.pool = WorkerPool(settings, config.query_workers, config.startup_timeout, most=cap, idle_seconds=idle)
+        networked = replace(settings, network=True, cross_check=True)
         self.federation = (
-            WorkerPool(replace(settings, network=True, cross_check=True), 1, config.startup_timeout, "federation")
+            WorkerPool(networked, 1, config.startup_timeout, "federation", most=cap, idle_seconds=idle)
             if config.service_allow
             else None
         )
@@ -159,7 +187,7 @@ class EmbeddedBackend(Backend):
         if self.federation is not None:
             await self.federation.close()
 
-    async def query(self, job: Job) -> Answer:
+    async def evaluate(self, job: Job) -> Answer:
         reply = await self.pool.run(job, self.config.timeout)
         if isinstance(reply, Failure) and reply.kind == NEEDS_NETWORK:
             if self.federation is None:
@@ -178,7 +206,7 @@ class RemoteBackend(Backend):
 
     def __init__(self, config: Config) -> None:
         assert config.endpoint is not None
-        self.config = config
+        super().__init__(config)
         self.endpoint = config.endpoint
         if config.endpoint_version is not None:  # the operator vouches that the store's data is fixed
             self.fingerprint = f"endpoint {config.endpoint} {config.endpoint_version}"
@@ -189,6 +217,8 @@ class RemoteBackend(Backend):
             1,
             config.startup_timeout,
             name="checker",
+            most=config.worker_cap,
+            idle_seconds=config.worker_idle,
         )
         self.client: httpx.AsyncClient | None = None
 
@@ -206,7 +236,7 @@ class RemoteBackend(Backend):
             await self.client.aclose()
         await self.checker.close()
 
-    async def query(self, job: Job) -> Answer:
+    async def evaluate(self, job: Job) -> Answer:
         import httpx
 
         assert self.client is not None

@@ -2,13 +2,17 @@
 
 pyoxigraph's ``Store.query`` cannot be cancelled, and one step of an evaluation can run unbounded, so a
 thread with a timeout would only stop *waiting*. Each query is instead evaluated — and serialised — in
-one of a small pool of processes (``serve_forever``; the pool that starts and kills them is in
-``pool.py``), each holding its own copy of the graph.
+one of a pool of processes (the pool that starts and kills them is in ``pool.py``).
 
-The parent speaks to a worker over its stdin/stdout: frames of an 8-byte length and a pickle. A worker
-starts by reading its ``Settings``, loads the graph, answers ``Ready`` (or ``Failed``), then answers one
-``Job`` at a time with an ``Answer`` or a ``Failure``. Before loading anything, a worker that needs no
-network forbids itself network sockets (``security.forbid_network``) and caps its address space.
+The workers are forked from one process per pool, the zygote (``serve_forever``), which loads the graph
+once: every worker shares its memory, copy-on-write (the graph is never written to), and a new worker is
+ready in milliseconds whatever the graph's size. The zygote starts by reading its ``Settings`` on its
+control socket, forbids itself network sockets (``security.forbid_network``) unless it needs them, caps
+its address space, loads the graph and answers ``Ready`` (or a ``Failure``); its workers inherit all of
+it. Then, for each ``FORK`` request, which carries a socket (SCM_RIGHTS), it forks a worker on that
+socket and answers ``Forked`` with its pid; when a worker ends, it answers ``Exited`` with how. Frames
+are an 8-byte length and a pickle. A worker answers one ``Job`` at a time with an ``Answer`` or a
+``Failure``; each process dies with its parent.
 
 The default graph a worker evaluates against is the union of the named graphs, materialised: every
 triple of every named graph is also put in the store's default graph. That costs memory, but unlike
@@ -18,16 +22,16 @@ graphs) and it leaves ``FROM`` working (the flag makes pyoxigraph ignore ``FROM`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import re
 import struct
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pyoxigraph as ox
 
@@ -36,17 +40,31 @@ from spacegraph.errors import SpacegraphError, syntax_error
 from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, rdf_format, results_format
 from spacegraph.namespaces import PREFIXES
 
+if TYPE_CHECKING:
+    import socket
+
 HEADER = struct.Struct("!Q")
 MAX_FRAME = 1 << 34
 
 
 class QueryError(SpacegraphError):
     """A query that did not give an answer. ``kind`` says why, and decides the HTTP status:
-    syntax, read-only, refused, too-large, not-acceptable, timeout, busy, unavailable, failed."""
+    syntax, read-only, refused, too-large, not-acceptable, timeout, busy, unavailable, failed, and the
+    scheduler's refusals, throttled (the client is past its budget) and queue-full. ``retry_after``:
+    seconds after which asking again may succeed, when that is known."""
 
-    def __init__(self, kind: str, message: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, line=line, column=column)
         self.kind = kind
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -278,7 +296,7 @@ def solutions_answer(
     return Answer(media_type, parsed.serialize(format=fmt) or b"", rows)
 
 
-# --- the worker process --------------------------------------------------------------------------------
+# --- the zygote and its workers ------------------------------------------------------------------------
 
 
 def write_frame(stream: BinaryIO, message: object) -> None:
@@ -299,14 +317,36 @@ def read_frame(stream: BinaryIO) -> object | None:
     return message
 
 
-def serve_forever() -> None:
-    """The worker process (``pool.WORKER_COMMAND``)."""
+@dataclass(frozen=True)
+class Forked:
+    pid: int  # a worker the zygote has forked, on the socket sent with the request
+
+
+@dataclass(frozen=True)
+class Exited:
+    pid: int
+    code: int  # as asyncio's returncode: the exit status, or minus the signal that killed it
+
+
+FORK = b"fork"  # the request for a worker; its socket travels with it (SCM_RIGHTS)
+
+
+def serve_forever(control_fd: int) -> None:
+    """The zygote (``pool.ZYGOTE_COMMAND``): reads its ``Settings`` on the control socket, forbids itself
+    the network, caps its memory, loads the graph and answers ``Ready``; then, for every ``FORK`` request
+    (with a socket), forks a worker that evaluates jobs on that socket, answers ``Forked``, and reports
+    each worker's end (``Exited``). The workers share the graph's memory with it, copy-on-write."""
+    import gc
+    import select
+    import signal
+    import socket
+
     from spacegraph.engine.security import die_with_parent, forbid_network
 
     die_with_parent()
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the frames
-    requests = sys.stdin.buffer
+    os.dup2(2, 1)  # a stray print goes to the log
+    control = socket.socket(fileno=control_fd)
+    requests = control.makefile("rb")
     settings = read_frame(requests)
     if not isinstance(settings, Settings):
         return
@@ -325,12 +365,69 @@ def serve_forever() -> None:
     try:
         store = load_store(settings.data)
     except SpacegraphError as error:
-        write_frame(replies, Failure("failed", str(error)))
+        send_frame(control, Failure("failed", str(error)))
         return
     except MemoryError:
-        write_frame(replies, Failure("failed", f"the graph does not fit in {settings.memory_mb} MB"))
+        send_frame(control, Failure("failed", f"the graph does not fit in {settings.memory_mb} MB"))
         return
-    write_frame(replies, Ready(sandboxed, note, len(store)))
+    send_frame(control, Ready(sandboxed, note, len(store)))
+    gc.freeze()  # what is loaded stays shared: the collector of a worker never writes to these pages
+    wake_up, woken = socket.socketpair()
+    wake_up.setblocking(False)
+    woken.setblocking(False)
+    signal.set_wakeup_fd(wake_up.fileno())
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    zygote = os.getpid()
+    while True:
+        readable, _, _ = select.select([control, woken], [], [])
+        if woken in readable:
+            with contextlib.suppress(BlockingIOError):
+                while woken.recv(4096):
+                    pass
+            for pid, code in reaped():
+                send_frame(control, Exited(pid, code))
+        if control in readable:
+            message, fds, _, _ = socket.recv_fds(control, len(FORK), 1)
+            if not message:
+                return  # the server has gone
+            if message != FORK or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            pid = os.fork()
+            if pid == 0:  # the worker: it never returns into this loop
+                try:
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    for held in (control, wake_up, woken):
+                        held.close()
+                    die_with_parent()
+                    if os.getppid() == zygote:
+                        serve_jobs(store, settings, fds[0])
+                finally:
+                    os._exit(0)
+            os.close(fds[0])
+            send_frame(control, Forked(pid))
+
+
+def reaped() -> Iterator[tuple[int, int]]:
+    """The workers that have ended, and how."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, os.waitstatus_to_exitcode(status)
+
+
+def serve_jobs(store: ox.Store, settings: Settings, fd: int) -> None:
+    """A worker: one ``Job`` at a time on its socket, each answered with an ``Answer`` or a ``Failure``."""
+    import socket
+
+    channel = socket.socket(fileno=fd)
+    requests, replies = channel.makefile("rb"), channel.makefile("wb")
     while (job := read_frame(requests)) is not None:
         if isinstance(job, Job):
             try:
@@ -338,3 +435,8 @@ def serve_forever() -> None:
             except MemoryError:
                 reply = Failure("failed", f"the query needed more than {settings.memory_mb} MB")
             write_frame(replies, reply)
+
+
+def send_frame(control: socket.socket, message: object) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    control.sendall(HEADER.pack(len(payload)) + payload)

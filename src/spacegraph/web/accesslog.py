@@ -1,9 +1,10 @@
 """The access log: one JSON object per request, on the ``spacegraph.access`` logger.
 
 A line holds the time (UTC, ISO 8601), method, route (the route's template, as in the metrics), path
-(without the query string), status, duration in milliseconds, response bytes, client address, the
-query's kind (SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE or unknown) and hash (the first 16 hex digits of
-the SHA-256 of its UTF-8 text), and why the request was refused if it was. The query's text is added
+(without the query string), status, duration in milliseconds, the part of it its evaluations waited for
+their turn (``wait_ms``, see ``engine/scheduler.py``), response bytes, client address, the query's kind
+(SELECT, ASK, CONSTRUCT, DESCRIBE, UPDATE or unknown) and hash (the first 16 hex digits of the SHA-256 of
+its UTF-8 text), and why the request was refused if it was. The query's text is added
 only with ``log_queries``. Never logged: a body, a header (cookies, authorization), the query string.
 
 ``spacegraph serve`` sends it to stderr (``--access-log -``, the default) or appends it to a file, in
@@ -112,6 +113,7 @@ def record(
     client: str,
     query: Query | None,
     rejected: str | None,
+    waited: float,
     with_text: bool,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
@@ -121,6 +123,7 @@ def record(
         "path": path,
         "status": status,
         "duration_ms": round(seconds * 1000, 3),
+        "wait_ms": round(waited * 1000, 3),
         "bytes": size,
         "client": client,
     }

@@ -10,6 +10,16 @@
 ``spacegraph_replay_bytes``                           bytes the kept answers hold (bodies, headers, keys)
 ``spacegraph_graph_triples``                          triples in the default graph (the union), once known
 ``spacegraph_query_workers_replaced_total``           evaluation processes killed and replaced
+``spacegraph_query_workers``                          evaluation processes running now; ``_busy``: evaluating
+``spacegraph_query_workers_started_total``            evaluation processes started (at start, on demand,
+                                                      replacements); ``_retired_total``: stopped when idle
+``spacegraph_evaluations_total``                      evaluations started; ``_shared_total``: jobs answered
+                                                      by an identical evaluation already in flight
+``spacegraph_evaluations_running``                    evaluations running now
+``spacegraph_query_queue_length``                     evaluations waiting for their turn now
+``spacegraph_query_wait_seconds``                     histogram of the time evaluations waited for their turn
+``spacegraph_throttled_requests_total``               evaluations refused by the scheduler, by reason:
+                                                      ``budget`` (429), ``queue-full`` (503)
 ``spacegraph_info``                                   version and the served data's fingerprint
 ===================================================== =========================================================
 
@@ -23,10 +33,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from spacegraph import __version__
+from spacegraph.engine.pool import WorkerPool
+from spacegraph.engine.scheduler import WAIT_BUCKETS, Scheduler
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -36,18 +48,20 @@ REASONS = {
     408: "body-too-slow",
     413: "body-too-large",
     414: "uri-too-long",
-    429: "client-limit",
+    429: "budget",
     431: "headers-too-large",
     503: "busy",
 }
 
 
 class BackendCollector(Collector):
-    """What the backend knows at scrape time: the graph's size and the evaluation processes replaced."""
+    """What the backend knows at scrape time: the graph's size, its scheduler's queues and turns, and its
+    evaluation processes (``pool``, for the embedded engine)."""
 
     def __init__(self) -> None:
         self.triples: int | None = None
-        self.replaced: int | None = None
+        self.scheduler: Scheduler | None = None
+        self.pool: WorkerPool | None = None
 
     def collect(self) -> Iterator[Metric]:
         if self.triples is not None:
@@ -55,12 +69,62 @@ class BackendCollector(Collector):
                 "spacegraph_graph_triples", "Triples in the default graph (the union of the named graphs).",
                 value=self.triples,
             )  # fmt: skip
-        if self.replaced is not None:
-            yield CounterMetricFamily(
-                "spacegraph_query_workers_replaced",
-                "Query evaluation processes killed (time limit, crash) and replaced.",
-                value=self.replaced,
-            )
+        if self.scheduler is not None:
+            yield from scheduler_metrics(self.scheduler)
+        if self.pool is not None:
+            yield from pool_metrics(self.pool)
+
+
+def scheduler_metrics(scheduler: Scheduler) -> Iterator[Metric]:
+    yield CounterMetricFamily("spacegraph_evaluations", "Evaluations started.", value=scheduler.evaluations)
+    yield CounterMetricFamily(
+        "spacegraph_evaluations_shared",
+        "Jobs answered by an identical evaluation already in flight, without one of their own.",
+        value=scheduler.shared,
+    )
+    yield GaugeMetricFamily("spacegraph_evaluations_running", "Evaluations running now.", value=scheduler.running)
+    yield GaugeMetricFamily(
+        "spacegraph_query_queue_length", "Evaluations waiting for their turn now.", value=scheduler.waiting
+    )
+    cumulative, buckets = 0, []
+    for bound, count in zip((*map(str, WAIT_BUCKETS), "+Inf"), scheduler.wait_counts, strict=True):
+        cumulative += count
+        buckets.append((bound, cumulative))
+    yield HistogramMetricFamily(
+        "spacegraph_query_wait_seconds",
+        "Time evaluations waited for their turn (fair queueing between clients).",
+        buckets=buckets,
+        sum_value=scheduler.wait_sum,
+    )
+    throttled = CounterMetricFamily(
+        "spacegraph_throttled_requests",
+        "Evaluations refused by the scheduler, by reason: budget (429), queue-full (503).",
+        labels=["reason"],
+    )
+    for reason in ("budget", "queue-full"):
+        throttled.add_metric([reason], scheduler.throttled[reason])
+    yield throttled
+
+
+def pool_metrics(pool: WorkerPool) -> Iterator[Metric]:
+    yield GaugeMetricFamily("spacegraph_query_workers", "Query evaluation processes running.", value=len(pool.workers))
+    yield GaugeMetricFamily(
+        "spacegraph_query_workers_busy", "Query evaluation processes evaluating now.", value=pool.busy
+    )
+    yield CounterMetricFamily(
+        "spacegraph_query_workers_started",
+        "Query evaluation processes started: at start, on demand and as replacements.",
+        value=pool.started,
+    )
+    yield CounterMetricFamily(
+        "spacegraph_query_workers_retired", "Query evaluation processes started on demand, stopped when idle.",
+        value=pool.retired,
+    )  # fmt: skip
+    yield CounterMetricFamily(
+        "spacegraph_query_workers_replaced",
+        "Query evaluation processes killed (time limit, crash) and replaced.",
+        value=pool.killed,
+    )
 
 
 class Metrics:

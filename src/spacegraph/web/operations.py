@@ -25,9 +25,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from spacegraph import __version__
 from spacegraph.config import Config
 from spacegraph.engine.analysis import analyse
+from spacegraph.engine.scheduler import Caller
 from spacegraph.engine.store import Backend, EmbeddedBackend, Job, QueryError
 from spacegraph.web import accesslog
-from spacegraph.web.limits import CLIENT, REJECTED, body_limit, client_address
+from spacegraph.web.limits import CALLER, CLIENT, REJECTED, body_limit, client_address
 from spacegraph.web.metrics import Metrics
 
 READY_TIMEOUT = 3.0  # seconds the external endpoint has to answer the readiness probe
@@ -120,8 +121,9 @@ class OperationsRouter(APIRouter):
                     self.metrics.backend.triples = (await backend.summary()).default_triples
             except (TimeoutError, QueryError):
                 pass  # unknown for now: the metric is left out
+            self.metrics.backend.scheduler = getattr(backend, "scheduler", None)
             if isinstance(backend, EmbeddedBackend):
-                self.metrics.backend.replaced = backend.pool.killed
+                self.metrics.backend.pool = backend.pool
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
 
 
@@ -142,7 +144,7 @@ LIMIT_ERRORS = {
     "408": "The request body did not arrive within the time limit",
     "413": "The request body is larger than the limit",
     "414": "The URI is longer than the limit",
-    "429": "Too many requests in flight from this client address (Retry-After)",
+    "429": "This client address is past its budget of evaluation time (Retry-After: when it may come back)",
     "431": "Too many or too large header fields",
 }
 QUERY_ERRORS = {
@@ -151,7 +153,7 @@ QUERY_ERRORS = {
     "406": "No offered format is acceptable; the body lists the offered media types",
     "415": "A body of another type than a form or application/sparql-query",
     "502": "The external SPARQL endpoint cannot be reached or gave no usable answer",
-    "503": "Every query worker is busy (Retry-After)",
+    "503": "The queues of queries waiting for their turn are full (Retry-After)",
     "504": "The query ran past the time limit",
 }
 
@@ -261,7 +263,8 @@ class Observer:
             self.metrics.in_flight.dec()
             seconds = time.perf_counter() - begin
             route = route_label(self.routes, scope)
-            rejected = scope.get(REJECTED)
+            caller: Caller | None = scope.get(CALLER)
+            rejected = scope.get(REJECTED) or (caller.refused if caller is not None else None)
             self.metrics.observe(route, scope["method"], status, seconds, rejected)
             if logged:
                 query = accesslog.request_query(scope, content_type, bytes(body))
@@ -275,6 +278,7 @@ class Observer:
                     client=scope.get(CLIENT) or client_address(scope),
                     query=query,
                     rejected=rejected,
+                    waited=caller.waited if caller is not None else 0.0,
                     with_text=self.config.log_queries,
                 )
                 accesslog.write(entry)

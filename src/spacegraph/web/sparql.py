@@ -26,9 +26,10 @@ Errors are one line of plain text. Status codes:
 406  no offered format is acceptable; the body lists the offered media types
 413  POST body or query larger than the limit; 414: the same for a GET URI
 415  POST of another content type than a form or ``application/sparql-query``
+429  the client is past its budget of evaluation time (``Retry-After``: when it may come back)
 500  the evaluation failed
 502  the remote SPARQL endpoint cannot be reached or gave no usable answer
-503  every query worker is busy (``Retry-After``)
+503  the queues of queries waiting are full, or no worker freed in time (``Retry-After``)
 504  the query ran past the time limit (its worker process was killed)
 ==== =================================================================================================
 """
@@ -64,9 +65,11 @@ STATUS = {
     "read-only": 403,
     "refused": 403,
     "not-acceptable": 406,
+    "throttled": 429,
     "failed": 500,
     "unavailable": 502,
     "busy": 503,
+    "queue-full": 503,
     "timeout": 504,
 }
 FORM = "application/x-www-form-urlencoded"
@@ -130,10 +133,16 @@ def too_large(status: int, limit: int) -> Response:
     return plain(status, f"the {what} is larger than this endpoint's limit of {limit} bytes for a query")
 
 
+def retry_after(error: QueryError, timeout: float) -> dict[str, str] | None:
+    """``Retry-After`` for a refusal that says when to come back (the scheduler's), or the time limit for
+    a busy endpoint."""
+    if error.retry_after is not None:
+        return {"Retry-After": str(math.ceil(error.retry_after))}
+    return {"Retry-After": str(math.ceil(timeout))} if error.kind == "busy" else None
+
+
 def query_failed(error: QueryError, timeout: float) -> Response:
-    status = STATUS.get(error.kind, 500)
-    headers = {"Retry-After": str(math.ceil(timeout))} if status == 503 else None
-    return plain(status, error.message, headers)
+    return plain(STATUS.get(error.kind, 500), error.message, retry_after(error, timeout))
 
 
 # --- caching ------------------------------------------------------------------------------------------------
