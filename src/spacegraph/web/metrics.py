@@ -30,9 +30,10 @@ send. With several server processes, each has its own counters: scrape each (see
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -127,19 +128,56 @@ def pool_metrics(pool: WorkerPool) -> Iterator[Metric]:
     )
 
 
+class RequestCollector(Collector):
+    """The per-request figures, counted in plain numbers (one event loop updates them: no lock) and turned
+    into Prometheus metrics at scrape time: counting a request costs a dict look-up, not two locked
+    updates of prometheus-client's children (a sixth of a replayed answer's time)."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.latencies: dict[str, list[float]] = {}  # per route: a count per bucket (+Inf last), then the sum
+        self.replayed = 0
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        labels = (route, method, status)
+        self.requests[labels] = self.requests.get(labels, 0) + 1
+        counts = self.latencies.get(route)
+        if counts is None:
+            counts = self.latencies[route] = [0.0] * (len(BUCKETS) + 2)
+        counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        counts[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "spacegraph_http_requests", "HTTP requests answered.", labels=["route", "method", "status"]
+        )
+        for (route, method, status), count in sorted(self.requests.items()):
+            requests.add_metric([route, method, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "spacegraph_http_request_duration_seconds",
+            "Time from the request's headers to the answer's last byte.",
+            labels=["route"],
+        )
+        for route, counts in sorted(self.latencies.items()):
+            total, steps = 0.0, []
+            for bound, bucket in zip((*map(str, BUCKETS), "+Inf"), counts[:-1], strict=True):
+                total += bucket
+                steps.append((bound, total))
+            latency.add_metric([route], steps, counts[-1])
+        yield latency
+        yield CounterMetricFamily(
+            "spacegraph_replayed_responses",
+            "Answers sent again as they were kept, without running the app.",
+            value=self.replayed,
+        )
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "spacegraph_http_requests", "HTTP requests answered.", ["route", "method", "status"],
-            registry=self.registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "spacegraph_http_request_duration_seconds", "Time from the request's headers to the answer's last byte.",
-            ["route"], buckets=BUCKETS, registry=self.registry,
-        )  # fmt: skip
-        self.counters: dict[tuple[str, str, int], Counter] = {}
-        self.histograms: dict[str, Histogram] = {}
+        self.counted = RequestCollector()
+        self.registry.register(self.counted)
         self.in_flight = Gauge("spacegraph_http_requests_in_flight", "Requests being answered.", registry=self.registry)
         self.timeouts = Counter(
             "spacegraph_query_timeouts", "Queries stopped at the time limit.", registry=self.registry
@@ -147,10 +185,6 @@ class Metrics:
         self.rejected = Counter(
             "spacegraph_rejected_requests", "Requests refused, by reason.", ["reason"], registry=self.registry
         )
-        self.replayed = Counter(
-            "spacegraph_replayed_responses", "Answers sent again as they were kept, without running the app.",
-            registry=self.registry,
-        )  # fmt: skip
         self.replay_bytes = Gauge(
             "spacegraph_replay_bytes", "Bytes held by the answers kept for replay.", registry=self.registry
         )
@@ -163,17 +197,11 @@ class Metrics:
         """The data's fingerprint (a hash of the served files), or ``remote`` for an external endpoint."""
         self.info.info({"version": __version__, "data": (fingerprint or "remote")[:16]})
 
+    def replay(self) -> None:
+        self.counted.replayed += 1
+
     def observe(self, route: str, method: str, status: int, seconds: float, rejected: str | None) -> None:
-        method = method if method in METHODS else "other"
-        labels = (route, method, status)
-        counter = self.counters.get(labels)
-        if counter is None:  # looking a child up by its labels costs more than counting
-            counter = self.counters[labels] = self.requests.labels(route, method, str(status))
-        counter.inc()
-        histogram = self.histograms.get(route)
-        if histogram is None:
-            histogram = self.histograms[route] = self.latency.labels(route)
-        histogram.observe(seconds)
+        self.counted.observe(route, method if method in METHODS else "other", status, seconds)
         if status == 504:
             self.timeouts.inc()
         reason = rejected or REASONS.get(status)
