@@ -2,6 +2,7 @@
 N-Quads, timed from the command to the first answer with the data loaded, and stopped at the end:
 
 - ``SPACEGRAPH``: ``spacegraph serve --data`` (one server process, its two query workers);
+- ``NO_LOG``: the same with ``--access-log off``, to tell what the default access log costs;
 - ``TWO_WORKERS``: the same with ``--workers 2`` (two server processes, each with two query workers);
 - ``OXIGRAPH``: Oxigraph server, the N-Quads POSTed to its ``/store``;
 - ``FRONTED``: ``spacegraph serve --endpoint`` in front of that Oxigraph server (the extra hop);
@@ -29,13 +30,15 @@ from bench.load import free_port, pss_kib
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
 SPACEGRAPH = "spacegraph"
+NO_LOG = "spacegraph, no log"
 TWO_WORKERS = "spacegraph×2"  # noqa: RUF001 (the sign is meant)
 OXIGRAPH = "oxigraph"
 FRONTED = "spacegraph→oxigraph"
 RDFLIB = "rdflib-endpoint"
-NAMES = (SPACEGRAPH, TWO_WORKERS, OXIGRAPH, FRONTED, RDFLIB)  # the order of the runs
-ALIASES = {"spacegraph-x2": TWO_WORKERS, "spacegraph-oxigraph": FRONTED}  # for typing --servers
-SLUGS = {TWO_WORKERS: "spacegraph-x2", FRONTED: "spacegraph-oxigraph"}  # for file names
+NAMES = (SPACEGRAPH, NO_LOG, TWO_WORKERS, OXIGRAPH, FRONTED, RDFLIB)  # the order of the runs
+DEFAULT = (SPACEGRAPH, NO_LOG, OXIGRAPH, FRONTED, RDFLIB)  # what ``python -m bench`` runs
+ALIASES = {"spacegraph-x2": TWO_WORKERS, "spacegraph-oxigraph": FRONTED, "spacegraph-no-log": NO_LOG}  # --servers
+SLUGS = {TWO_WORKERS: "spacegraph-x2", FRONTED: "spacegraph-oxigraph", NO_LOG: "spacegraph-no-log"}  # file names
 SPACEGRAPH_OPTIONS: list[str] = []  # default flags
 
 
@@ -136,6 +139,8 @@ def start(name: str, data: Path, logs: Path, wait_s: float, upstream: Running | 
     sparql = f"{base}/sparql"
     if name == SPACEGRAPH:
         process = _spawn([*serve, "--data", str(data)], log)
+    elif name == NO_LOG:
+        process = _spawn([*serve, "--data", str(data), "--access-log", "off"], log)
     elif name == TWO_WORKERS:
         process = _spawn([*serve, "--data", str(data), "--workers", "2"], log)
     elif name == FRONTED:

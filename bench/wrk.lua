@@ -2,7 +2,9 @@
 --   1. "unique" or "same": with "unique", every request's query text ends in a new comment
 --      ("\n# TAG-THREAD-N", percent-encoded), so that no answer cache can serve it (the URL's last
 --      parameter must be the query);
---   2. TAG, naming the run, so that two runs never send the same text.
+--   2. TAG, naming the run, so that two runs never send the same text;
+--   3. (optional) a file of request paths, one a line, sent in turn instead of the URL's (each, with
+--      "unique", with its new comment).
 -- Every answer other than 2xx is counted (wrk itself counts only statuses over 399). At the end, one line:
 -- "wrk-json {...}" with the requests, non-2xx answers, socket errors, duration and latency percentiles (µs).
 
@@ -16,12 +18,24 @@ end
 function init(args)
   local unique, tag = args[1] == "unique", args[2] or "run"
   local counter = 0
+  local paths = {}
+  if args[3] then
+    for line in io.lines(args[3]) do
+      table.insert(paths, line)
+    end
+  end
   non2xx = 0
   if unique then
-    local prefix = wrk.path .. "%0A%23%20" .. tag .. "-" .. thread_number .. "-"
+    local marker = "%0A%23%20" .. tag .. "-" .. thread_number .. "-"
     request = function()
       counter = counter + 1
-      return wrk.format(nil, prefix .. counter)
+      local path = #paths > 0 and paths[counter % #paths + 1] or wrk.path
+      return wrk.format(nil, path .. marker .. counter)
+    end
+  elseif #paths > 0 then
+    request = function()
+      counter = counter + 1
+      return wrk.format(nil, paths[counter % #paths + 1])
     end
   end
   response = function(status, headers, body)

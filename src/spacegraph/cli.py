@@ -436,12 +436,13 @@ def serve(
     than --client-budget seconds of evaluation a minute gets 429 with Retry-After. Workers beyond
     --query-workers start on demand, up to --max-query-workers, so that one client never holds them all.
     A query past --timeout gets 504 and its worker is killed."""
+    import asyncio
+
     import uvicorn
     import uvloop
 
     from spacegraph.config import Config
     from spacegraph.engine.store import make_backend
-    from spacegraph.web.app import CONFIG_VARIABLE, create_app
     from spacegraph.web.server import options as server_options
 
     if endpoint is not None and data_path is not None:
@@ -479,8 +480,17 @@ def serve(
         timeout_graceful_shutdown=shutdown_timeout, forwarded_allow_ips=forwarded_allow_ips, log_level=log_level
     )
 
+    def web_app() -> Callable[..., Any]:
+        from spacegraph.web.app import create_app
+
+        return create_app
+
     async def run() -> None:
-        await backend.start()  # here, so that a graph that cannot be loaded is one line, not a traceback
+        # The graph loads in its own process while this one imports the web app (FastAPI is most of a
+        # start's time); here, so that a graph that cannot be loaded is one line, not a traceback.
+        starting = asyncio.ensure_future(backend.start())
+        create_app = await asyncio.to_thread(web_app)
+        await starting
         if workers > 1:  # each server process starts its own backend: this one only proved the data loads
             await backend.close()
             return
@@ -495,6 +505,8 @@ def serve(
         fail(error)
     if workers > 1:
         import os
+
+        from spacegraph.web.app import CONFIG_VARIABLE
 
         os.environ[CONFIG_VARIABLE] = config.to_json()
         click.echo(f"spacegraph {__version__}: serving {source} with {workers} processes on port {port}", err=True)

@@ -95,8 +95,11 @@ def test_identical_jobs_share_one_evaluation_and_its_error() -> None:
     assert kinds == ["QueryError"] * 5 and calls == 1 and shared == 4
 
 
-def test_the_first_asker_going_away_leaves_the_evaluation_to_the_others() -> None:
-    async def scenario() -> tuple[bool, str]:
+def test_the_first_asker_going_away_has_the_others_ask_again() -> None:
+    """The evaluation runs in its first asker's task: when that client goes away, the evaluation stops
+    (its worker would be killed), and one of those that waited for it evaluates in its turn."""
+
+    async def scenario() -> tuple[bool, str, list[str]]:
         scheduler, log = Scheduler(POLICY), []
         first = asyncio.create_task(ask(scheduler, "a", "same", work(0.1, log, "x")))
         await asyncio.sleep(0.01)
@@ -105,9 +108,9 @@ def test_the_first_asker_going_away_leaves_the_evaluation_to_the_others() -> Non
         first.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await first
-        return first.cancelled(), await second
+        return first.cancelled(), await second, log
 
-    assert asyncio.run(scenario()) == (True, "x")
+    assert asyncio.run(scenario()) == (True, "y", ["x", "y"])
 
 
 def test_a_client_going_away_frees_its_turn_and_its_slot() -> None:

@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from spacegraph.engine.workers import QueryError
 
@@ -130,9 +130,14 @@ class Account:
 
 
 @dataclass(eq=False)
-class Flight(Generic[T]):
-    task: asyncio.Task[T]
-    followers: int = 0
+class Flight:
+    """An evaluation in flight, run in its first asker's task; the others wait for its outcome."""
+
+    outcome: asyncio.Future[object] | None = None  # made when a second asker comes
+
+
+class Gone(Exception):
+    """The first asker of an evaluation went away before its answer (the evaluation was cancelled)."""
 
 
 class Scheduler:
@@ -144,7 +149,7 @@ class Scheduler:
         self.accounts: dict[str, Account] = {}
         self.queued: dict[Account, None] = {}  # accounts with evaluations waiting, in order of arrival
         self.active: set[Account] = set()  # accounts with evaluations waiting or running
-        self.flights: dict[Hashable, Flight[object]] = {}
+        self.flights: dict[Hashable, Flight] = {}
         self.running = 0
         self.waiting = 0
         self.clock = 0.0  # the virtual time a client arriving after a pause starts at
@@ -161,31 +166,42 @@ class Scheduler:
         caller = CALLER.get()
         if caller is not None:
             caller.evaluations += 1
-        if not volatile and (flight := self.flights.get(key)) is not None:
+        loop = asyncio.get_running_loop()
+        while not volatile and (flight := self.flights.get(key)) is not None:
+            if flight.outcome is None:
+                flight.outcome = loop.create_future()
             self.shared += 1
-            return await self.follow(flight)  # type: ignore[arg-type]
+            try:
+                return await asyncio.shield(flight.outcome)  # type: ignore[arg-type]
+            except Gone:  # its first asker went away before the answer: ask again (and maybe evaluate)
+                self.shared -= 1
         account = self.account(caller.client if caller is not None else SERVER)
         self.admit(account, caller)
         turn = self.enter(account)  # its slot, or its place in the queue, taken now: the next asker sees it
-        task = asyncio.get_running_loop().create_task(self.take_turn(turn, evaluate, caller))
-        task.add_done_callback(lambda done: self.leave(turn, done))
-        own: Flight[T] = Flight(task)
+        own = Flight()
         if not volatile:
-            self.flights[key] = own  # type: ignore[assignment]
-            task.add_done_callback(lambda _: self.flights.pop(key, None))
-        return await self.follow(own)
-
-    async def follow(self, flight: Flight[T]) -> T:
-        """The flight's answer; the last to stop waiting for it (a client gone) cancels it."""
-        flight.followers += 1
+            self.flights[key] = own
         try:
-            return await asyncio.shield(flight.task)
+            result = await self.take_turn(turn, evaluate, caller)
         except asyncio.CancelledError:
-            if flight.followers == 1 and not flight.task.done():
-                flight.task.cancel()
+            self.land(key, own, Gone())
             raise
-        finally:
-            flight.followers -= 1
+        except BaseException as error:
+            self.land(key, own, error)
+            raise
+        self.land(key, own, None, result)
+        return result
+
+    def land(self, key: Hashable, flight: Flight, error: BaseException | None, result: object = None) -> None:
+        """The evaluation is over: identical jobs asked from now on are evaluated anew, and those that
+        waited for this one get its outcome."""
+        if self.flights.get(key) is flight:
+            del self.flights[key]
+        if flight.outcome is not None and not flight.outcome.done():
+            if error is not None:
+                flight.outcome.set_exception(error)
+            else:
+                flight.outcome.set_result(result)
 
     def account(self, client: str) -> Account:
         account = self.accounts.get(client)
@@ -279,7 +295,7 @@ class Scheduler:
         finally:
             self.leave(turn)
 
-    def leave(self, turn: Turn, _: object = None) -> None:
+    def leave(self, turn: Turn) -> None:
         """The evaluation is over, however it ended (given up in the queue included): free its place."""
         if turn.over:
             return
@@ -348,9 +364,3 @@ class Scheduler:
                 self.wait_counts[index] += 1
                 return
         self.wait_counts[-1] += 1
-
-
-def retrieve(task: asyncio.Task[object]) -> None:
-    """Mark a flight's error as seen, should every follower have gone before it ended."""
-    if not task.cancelled():
-        task.exception()

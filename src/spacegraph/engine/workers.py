@@ -28,7 +28,7 @@ import os
 import pickle
 import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -184,18 +184,29 @@ class TooManyRows(Exception):
     pass
 
 
-class LineCounter:
-    """A binary writer that keeps what it is given and stops the serialiser after ``limit`` lines."""
+class Unsure(Exception):
+    """More markers than rows allowed, where markers only bound the rows: count them exactly instead."""
 
-    def __init__(self, limit: int | None) -> None:
+
+class Counted:
+    """A binary writer that keeps what it is given and counts ``marker`` in it (across writes); past
+    ``limit`` it stops the serialiser: with ``TooManyRows`` where each marker is a row, ``Unsure`` where
+    the markers only bound the rows."""
+
+    def __init__(self, marker: bytes, limit: int | None, exact: bool = True) -> None:
+        self.marker = marker
         self.limit = limit
-        self.lines = 0
+        self.exact = exact
+        self.count = 0
+        self.tail = b""  # the last bytes written, too few to hold a marker
         self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.lines += data.count(b"\n")
-        if self.limit is not None and self.lines > self.limit:
-            raise TooManyRows
+        seen = self.tail + bytes(data)
+        self.count += seen.count(self.marker)
+        self.tail = seen[len(seen) - len(self.marker) + 1 :] if len(self.marker) > 1 else b""
+        if self.limit is not None and self.count > self.limit:
+            raise TooManyRows if self.exact else Unsure
         self.parts.append(bytes(data))
         return len(data)
 
@@ -259,7 +270,13 @@ def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure 
             fmt = results_format(job.results_format) if job.results_format else None
             if fmt is None:
                 return not_acceptable("results")
-            return solutions_answer(result, fmt.results_format, fmt.media_type, job.max_rows)
+
+            def again() -> ox.QuerySolutions:
+                rerun = store.query(job.query, default_graph=default, named_graphs=named)
+                assert isinstance(rerun, ox.QuerySolutions)
+                return rerun
+
+            return solutions_answer(result, fmt.results_format, fmt.media_type, job.max_rows, again)
         rdf = rdf_format(job.rdf_format) if job.rdf_format else None
         if rdf is None:
             return not_acceptable("graph")
@@ -281,19 +298,39 @@ def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure 
         return Failure("failed", f"the query failed: {error}")
 
 
+# How rows are counted as a results format is written: each marker is a row (exact), or each row holds at
+# least one, beside a few of the document's own (a bound: past it, the rows are counted exactly).
+ROW_MARKERS = {
+    ox.QueryResultsFormat.TSV: (b"\n", True, 1),  # a line per row, after the header's
+    ox.QueryResultsFormat.XML: (b"<result>", True, 0),  # "<" in a value is written "&lt;"
+    ox.QueryResultsFormat.JSON: (b"{", False, 3),  # a binding is an object; the document, head, results
+}
+
+
 def solutions_answer(
-    solutions: ox.QuerySolutions, fmt: ox.QueryResultsFormat, media_type: str, max_rows: int | None
+    solutions: ox.QuerySolutions,
+    fmt: ox.QueryResultsFormat,
+    media_type: str,
+    max_rows: int | None,
+    again: Callable[[], ox.QuerySolutions],
 ) -> Answer:
-    """Serialise solutions, stopping after ``max_rows``. Rows are counted on TSV, where each solution
-    is one line; TSV is then read back and written in the requested format, all by pyoxigraph."""
-    counter = LineCounter(None if max_rows is None else max_rows + 1)  # + the header line
-    solutions.serialize(cast(BinaryIO, counter), format=ox.QueryResultsFormat.TSV)
-    tsv = b"".join(counter.parts)
-    rows = counter.lines - 1
-    if fmt == ox.QueryResultsFormat.TSV:
-        return Answer(media_type, tsv, rows)
+    """Serialise solutions, stopping after ``max_rows``. Rows are counted as the answer is written, from
+    markers of the format; where those only bound the rows (JSON) and the bound is passed, or cannot be
+    had (CSV, whose values may hold line breaks), the query is evaluated ``again`` and its rows counted on
+    TSV, which is then read back and written in the requested format, all by pyoxigraph."""
+    if fmt in ROW_MARKERS:
+        marker, exact, overhead = ROW_MARKERS[fmt]
+        written = Counted(marker, None if max_rows is None else max_rows + overhead, exact)
+        try:
+            solutions.serialize(cast(BinaryIO, written), format=fmt)
+            return Answer(media_type, b"".join(written.parts), written.count - overhead if exact else None)
+        except Unsure:
+            solutions = again()
+    lines = Counted(b"\n", None if max_rows is None else max_rows + 1)  # + the header line
+    solutions.serialize(cast(BinaryIO, lines), format=ox.QueryResultsFormat.TSV)
+    tsv = b"".join(lines.parts)
     parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
-    return Answer(media_type, parsed.serialize(format=fmt) or b"", rows)
+    return Answer(media_type, parsed.serialize(format=fmt) or b"", lines.count - 1)
 
 
 # --- the zygote and its workers ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from spacegraph.web.metrics import Metrics
 from spacegraph.web.operations import Lane, Observer, OperationsRouter, Options, document_errors
 from spacegraph.web.reconcile import ReconciliationRouter
 from spacegraph.web.replay import Replay
-from spacegraph.web.sparql import SparqlRouter
+from spacegraph.web.sparql import Direct, SparqlRouter
 
 DESCRIPTION = """\
 A CNES press release of July 2016 on France-Japan space cooperation, published as a knowledge graph.
@@ -68,7 +68,8 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.config = config
-    app.include_router(SparqlRouter(config))
+    sparql = SparqlRouter(config)
+    app.include_router(sparql)
     metrics = Metrics()
     app.state.metrics = metrics
     app.include_router(OperationsRouter(metrics))
@@ -91,7 +92,10 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
         """In front of everything, FastAPI's own middlewares included: the observer (the metrics and the
         log see every answer) and, just inside it, replay (a replayed answer is counted and logged like
         any other, and costs nothing else)."""
-        replay = Replay(stack, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False))
+        direct = Direct(stack, sparql, app)  # the protocol's requests: no routing, no dependency solving
+        replay = Replay(
+            direct, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
+        )
         observer = Observer(replay, config=config, metrics=metrics, routes=app)
         app.lane = Lane(observer, replay)  # the server's protocol answers replays itself (server.py)
         return observer

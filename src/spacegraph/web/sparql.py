@@ -38,14 +38,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spacegraph import __version__
 from spacegraph.config import Config
@@ -377,7 +379,8 @@ class SparqlRouter(APIRouter):
         return await self.answer(request, backend, job, cacheable=not analysis.volatile)
 
     async def answer(self, request: Request, backend: Backend, job: Job, cacheable: bool) -> Response:
-        etag = self.etag(backend, job) if cacheable else None
+        identity = (job.query, job.default_graphs, job.named_graphs, job.results_format, job.rdf_format)
+        etag = self.etag(backend, *identity, job.max_rows, job.graph_name) if cacheable else None
         if (
             etag is not None
             and request.method in ("GET", "HEAD")
@@ -471,6 +474,49 @@ class SparqlRouter(APIRouter):
 
     async def store_write(self) -> Response:
         return method_not_allowed("GET, HEAD, OPTIONS", "the graph store is read-only")
+
+
+class Direct:
+    """The protocol's requests (GET, HEAD and POST of ``/sparql``, GET and HEAD of ``/store``) taken straight
+    to their handlers: through the app's own middlewares (security headers, CORS, request limits,
+    compression: ``app.user_middleware``, built the same way), but without FastAPI's error, telemetry and
+    body-limit layers, route matching or dependency solving, which cost a third of a new query's time in
+    the server. The scope gets what routing would have set (the app, its router, the route). Every other
+    request goes to ``stack``, the app's whole middleware stack."""
+
+    def __init__(self, stack: ASGIApp, router: SparqlRouter, app: FastAPI) -> None:
+        self.stack = stack
+        self.app = app
+        self.handlers: dict[tuple[str, str], Callable[[Request, Backend], Awaitable[Response]]] = {
+            ("/sparql", "GET"): router.sparql_get,
+            ("/sparql", "HEAD"): router.sparql_get,
+            ("/sparql", "POST"): router.sparql_post,
+            ("/store", "GET"): router.store_get,
+            ("/store", "HEAD"): router.store_get,
+        }
+        self.routes = {
+            (route.path, method): route
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+            if (route.path, method) in self.handlers
+        }
+        chain: ASGIApp = self.endpoint
+        for cls, args, kwargs in reversed(app.user_middleware):
+            chain = cls(chain, *args, **kwargs)
+        self.chain = chain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["path"], scope["method"]) in self.handlers:
+            await self.chain(scope, receive, send)
+        else:
+            await self.stack(scope, receive, send)
+
+    async def endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        which = (scope["path"], scope["method"])
+        scope["app"], scope["router"], scope["route"] = self.app, self.app.router, self.routes[which]
+        response = await self.handlers[which](Request(scope, receive), self.app.state.backend)
+        await response(scope, receive, send)
 
 
 def service_description(endpoint: str, summary: Summary, config: Config) -> list[ox.Triple]:
