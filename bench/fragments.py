@@ -45,7 +45,7 @@ import httpx
 import pyoxigraph as ox
 
 from bench.generate import generate
-from bench.load import free_port, rss_kib
+from bench.load import free_port, pss_kib
 from bench.run import machine
 from bench.servers import BIN, BenchError, settle, versions
 from bench.wrk import WrkError, find, run, whole_seconds
@@ -80,8 +80,8 @@ class Server:
     def path(self) -> str:
         return urlsplit(self.fragments).path
 
-    def rss_mib(self) -> float:
-        return rss_kib(self.process.pid) / 1024
+    def pss_mib(self) -> float:
+        return pss_kib(self.process.pid) / 1024
 
     def stop(self) -> None:
         """Its whole process group (Server.js forks a worker), by the group the bench started."""
@@ -218,11 +218,8 @@ class Pages:
     errors: int
 
 
-def page_paths(server: Server, query_strings: list[str]) -> Path:
-    lines = [server.path + ("?" + query if query else "") for query in query_strings]
-    path = server.log.with_name(f"paths-{server.name.replace(' ', '-')}-{len(lines)}.txt")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+def page_paths(server: Server, query_strings: list[str]) -> list[str]:
+    return [server.path + ("?" + query if query else "") for query in query_strings]
 
 
 def check_pages(server: Server, query_strings: list[str]) -> None:
@@ -395,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
                 for server in servers.values():
                     check_pages(server, query_strings)
                     pages += measure_pages(wrk, server, workload, query_strings, options)
-            memory = {name: server.rss_mib() for name, server in servers.items()}
+            memory = {name: server.pss_mib() for name, server in servers.items()}
         except (BenchError, WrkError) as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(1)
@@ -403,7 +400,9 @@ def main(argv: list[str] | None = None) -> None:
             for server in servers.values():
                 server.stop()
     text, md = report(runs, pages)
-    notes = [f"{name}: first answer {servers[name].first_answer_s:.2f} s, {memory[name]:.0f} MiB" for name in servers]
+    notes = [
+        f"{name}: first answer {servers[name].first_answer_s:.2f} s, {memory[name]:.0f} MiB PSS" for name in servers
+    ]
     print("\n" + "\n".join(text) + "\n\n" + "; ".join(notes))
     options.output.mkdir(parents=True, exist_ok=True)
     target = options.output / f"fragments-{label}.md"

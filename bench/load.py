@@ -1,6 +1,8 @@
 """A bounded load test of ``spacegraph serve`` on 127.0.0.1: N seconds at a given concurrency, mixed
-queries and page requests, reporting errors, latency percentiles and the server's memory (RSS of the
-server process and its query workers) at the start and the end.
+queries and page requests, reporting errors, latency percentiles and the server's memory at the start and
+the end: the PSS (proportional set size: a page shared by n processes counts 1/n in each) of the server
+process and its query workers' processes, of the server process alone, and how many processes it had
+(more query workers are forked on demand when several clients keep them busy).
 
     .venv/bin/python bench/load.py --seconds 120 --concurrency 16
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --seconds 30   # an already running server
@@ -53,19 +55,31 @@ def requests(rng: random.Random) -> tuple[str, str, dict[str, Any]]:
     return "GET", rng.choice(PAGES), {"headers": {"Accept": "text/html"}}
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of the process and its descendants, in KiB (Linux /proc)."""
-    total = 0
-    pending = [pid]
+def tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        found.append(current)
         pending += [int(child) for child in children]
+    return found
+
+
+def pss_kib(pid: int, descendants: bool = True) -> int:
+    """Proportional set size of the process and (``descendants``) of its descendants, in KiB: memory the
+    processes share (the query workers share the graph with the process they were forked from) is
+    counted once in all."""
+    total = 0
+    for current in tree(pid) if descendants else [pid]:
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
     return total
 
 
@@ -150,11 +164,15 @@ def main() -> None:
         if httpx.URL(base).host not in ("127.0.0.1", "localhost", "::1"):
             parser.error("this load test only targets the loopback address")
     try:
-        start_rss = rss_kib(process.pid) if process else None
+        start_pss = pss_kib(process.pid) if process else None
+        start_own = pss_kib(process.pid, descendants=False) if process else None
+        start_processes = len(tree(process.pid)) if process else None
         begin = time.monotonic()
         latencies, statuses = asyncio.run(load(base, options.seconds, options.concurrency, options.seed))
         elapsed = time.monotonic() - begin
-        end_rss = rss_kib(process.pid) if process else None
+        end_pss = pss_kib(process.pid) if process else None
+        end_own = pss_kib(process.pid, descendants=False) if process else None
+        end_processes = len(tree(process.pid)) if process else None
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
@@ -176,8 +194,12 @@ def main() -> None:
         "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(max(latencies) * 1000, 2) if latencies else None,
-        "rss_start_mib": round(start_rss / 1024, 1) if start_rss else None,
-        "rss_end_mib": round(end_rss / 1024, 1) if end_rss else None,
+        "pss_start_mib": round(start_pss / 1024, 1) if start_pss else None,
+        "pss_end_mib": round(end_pss / 1024, 1) if end_pss else None,
+        "server_pss_start_mib": round(start_own / 1024, 1) if start_own else None,
+        "server_pss_end_mib": round(end_own / 1024, 1) if end_own else None,
+        "processes_start": start_processes,
+        "processes_end": end_processes,
     }
     if options.json:
         print(json.dumps(figures))

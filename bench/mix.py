@@ -7,7 +7,7 @@ import json
 import multiprocessing
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.pool import Pool
 from pathlib import Path
 
@@ -29,6 +29,8 @@ class Query:
     text: str  # SPARQL, or a path for a page
     accept: str
     page: bool = False  # a linked-data page of ours, not a SPARQL query
+    fresh: bool = False  # a new text on every request, whatever --unique says
+    variants: tuple[str, ...] = ()  # texts sent in turn instead of ``text`` (``with_iris``)
 
 
 MIX: tuple[Query, ...] = (
@@ -47,7 +49,29 @@ MIX: tuple[Query, ...] = (
     Query("construct 100", "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } LIMIT 100", N_TRIPLES),
     Query("ask", PREFIXES + "ASK { id:tokyo-meeting-2016-07-22 sg:participant ?p . ?p org:holds ?post }", RESULTS_JSON),
     Query("page /id/jaxa.html", "/id/jaxa.html", "text/html", page=True),
+    Query("point lookup, new text", "SELECT ?p ?o WHERE { <IRI> ?p ?o }", RESULTS_JSON, fresh=True),
 )
+IRIS = 50  # the new-text point lookups go over this many of the graph's IRIs
+
+
+def with_iris(query: Query, data: Path) -> Query:
+    """A query over ``<IRI>`` made into one variant per IRI of ours in ``data`` (the first ``IRIS``, sorted)."""
+    if "<IRI>" not in query.text:
+        return query
+    prefix = b"<https://w3id.org/spacegraph/id/"
+    found: set[bytes] = set()
+    with data.open("rb") as lines:
+        for line in lines:
+            if line.startswith(prefix):
+                found.add(line.split(b" ", 1)[0])
+    iris = sorted(found)[:IRIS]
+    return replace(query, variants=tuple(query.text.replace("<IRI>", iri.decode()) for iri in iris))
+
+
+def text_of(query: Query, marker: int | None) -> str:
+    """The text of a request: the variant ``marker`` picks (if any), with a comment making it unique."""
+    text = query.variants[(marker or 0) % len(query.variants)] if query.variants else query.text
+    return text if marker is None else f"{text}\n# {marker}"
 
 
 def url_for(sparql: str, base: str, query: Query) -> str:
@@ -59,13 +83,12 @@ def send(client: httpx.Client, url: str, query: Query, marker: int | None) -> ht
     headers = {"Accept": query.accept}
     if query.page:
         return client.get(url, headers=headers)
-    text = query.text if marker is None else f"{query.text}\n# {marker}"
-    return client.get(url, params={"query": text}, headers=headers)
+    return client.get(url, params={"query": text_of(query, marker)}, headers=headers)
 
 
-def full_url(url: str, query: Query) -> str:
+def full_url(url: str, query: Query, text: str | None = None) -> str:
     """The URL of ``send``'s GET without a marker, the query last (wrk's script appends markers to it)."""
-    return url if query.page else str(httpx.URL(url, params={"query": query.text}))
+    return url if query.page else str(httpx.URL(url, params={"query": text_of(query, None) if text is None else text}))
 
 
 def size_of(response: httpx.Response, query: Query) -> int:
@@ -104,7 +127,7 @@ def probe(client: httpx.Client, url: str, query: Query, unique: bool) -> Probe:
     for warm in range(3):
         begin = time.perf_counter()
         try:
-            response = send(client, url, query, -1 - warm if unique else None)
+            response = send(client, url, query, -1 - warm if unique or query.fresh else None)
         except httpx.HTTPError:
             errors += 1
             continue
@@ -127,7 +150,7 @@ def latency(url: str, query: Query, count: int, seconds: float, unique: bool, ti
         for number in range(count):
             begin = time.perf_counter()
             try:
-                response = send(client, url, query, number if unique else None)
+                response = send(client, url, query, number if unique or query.fresh else None)
                 response.read()
                 ok = response.status_code == 200
             except httpx.HTTPError:
@@ -157,7 +180,7 @@ def _client(job: tuple[int, str, Query, float, float, bool, float]) -> tuple[int
         while time.time() < end_at:
             marker += 1
             try:
-                response = send(client, url, query, marker if unique else None)
+                response = send(client, url, query, marker if unique or query.fresh else None)
                 response.read()
                 if response.status_code == 200:
                     answers += 1

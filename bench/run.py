@@ -4,9 +4,11 @@
     .venv/bin/python -m bench --size 100000        # a generated graph of our shape (bench/generate.py)
     .venv/bin/python -m bench --latency-seconds 5 --throughput-seconds 10   # longer runs
 
-Each configuration (``bench/servers.py``: spacegraph, spacegraph with ``--workers 2``, Oxigraph server,
-spacegraph→oxigraph fronting that Oxigraph server with ``--endpoint``, rdflib-endpoint) runs as its own
-processes on a free port of 127.0.0.1 and is stopped after its runs. For each query of the mix: median
+Each configuration (``bench/servers.py``: spacegraph, the same without its access log, spacegraph with
+``--workers 2`` on demand, Oxigraph server, spacegraph→oxigraph fronting that Oxigraph server with
+``--endpoint``, rdflib-endpoint) runs as its own processes on a free port of 127.0.0.1; all are started
+first, then ``--rounds`` interleaved rounds measure each query on each in turn (the medians are kept), and
+all are stopped at the end. For each query of the mix: median
 and p95 latency at concurrency 1 (one connection, requests in turn, at most ``--requests`` or
 ``--latency-seconds``), throughput at concurrency ``--concurrency`` for ``--throughput-seconds``, errors,
 the server's resident memory (RSS of its process tree, from /proc, after the run) and the time from the
@@ -24,6 +26,8 @@ import datetime
 import math
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,12 +36,14 @@ from pathlib import Path
 from typing import Protocol
 
 from bench.generate import generate
-from bench.mix import MIX, Clients, Latency, Query, Throughput, url_for
+from bench.mix import IRIS, MIX, Clients, Latency, Query, Throughput, url_for, with_iris
 from bench.servers import (
     ALIASES,
-    CLIENT_QUERIES,
+    BIN,
+    DEFAULT,
     FRONTED,
     NAMES,
+    NO_LOG,
     OXIGRAPH,
     RDFLIB,
     SPACEGRAPH,
@@ -58,6 +64,7 @@ COMPARISONS = (
     (FRONTED, OXIGRAPH, "the cost of the extra hop (spacegraph in front of Oxigraph server, against it alone)"),
     (FRONTED, SPACEGRAPH, "fronting Oxigraph server against embedding pyoxigraph"),
     (TWO_WORKERS, SPACEGRAPH, "scaling from 1 to 2 server processes (--workers 2)"),
+    (SPACEGRAPH, NO_LOG, "what the default access log costs (1.0: nothing)"),
 )
 COLUMNS = (
     "server",
@@ -69,7 +76,7 @@ COLUMNS = (
     "c8_answers",
     "c8_per_s",
     "errors",
-    "rss_mib",
+    "pss_mib",
     "first_answer_s",
 )
 
@@ -85,7 +92,7 @@ class Row:
     c8_answers: int
     c8_per_s: float
     errors: int
-    rss_mib: float = 0.0
+    rss_mib: float = 0.0  # PSS, in fact (the column says so)
     first_answer_s: float = 0.0
 
     def cells(self) -> list[str]:
@@ -135,34 +142,48 @@ class Client(Protocol):
     def close(self) -> None: ...
 
 
-def measure(server: Running, client: Client, options: argparse.Namespace) -> list[Row]:
-    rows = []
-    for query in MIX:
-        if query.page and not server.name.startswith(SPACEGRAPH):
-            continue
-        if options.queries and query.name not in options.queries:
-            continue
-        url = url_for(server.sparql, server.base, query)
-        timed = client.latency(url, query, options.requests, options.latency_seconds, options.unique, options.timeout)
-        load = client.throughput(url, query, options.throughput_seconds, options.unique, options.timeout)
-        row = Row(
-            server.name,
-            query.name,
-            timed.size,
-            timed.requests,
-            timed.median_ms,
-            timed.p95_ms,
-            load.answers,
-            load.per_second(),
-            timed.errors + load.errors,
-        )
-        print(f"  {server.name:<20} {query.name:<20} " + "  ".join(row.cells()[2:9]), flush=True)
-        rows.append(row)
-    rss = server.rss_mib()
-    for row in rows:
-        row.rss_mib = rss
-        row.first_answer_s = server.first_answer_s
-    return rows
+def queries_of(options: argparse.Namespace, data: Path) -> list[Query]:
+    chosen = [q for q in MIX if not options.queries or q.name in options.queries]
+    return [with_iris(query, data) for query in chosen]
+
+
+def measure(server: Running, query: Query, client: Client, options: argparse.Namespace) -> Row:
+    """One round of one query against one server: concurrency 1, then the concurrent run."""
+    url = url_for(server.sparql, server.base, query)
+    timed = client.latency(url, query, options.requests, options.latency_seconds, options.unique, options.timeout)
+    load = client.throughput(url, query, options.throughput_seconds, options.unique, options.timeout)
+    return Row(
+        server.name,
+        query.name,
+        timed.size,
+        timed.requests,
+        timed.median_ms,
+        timed.p95_ms,
+        load.answers,
+        load.per_second(),
+        timed.errors + load.errors,
+    )
+
+
+def median_row(rounds: list[Row]) -> Row:
+    """The rounds of one (server, query): medians of the figures, sums of the counts."""
+    first = rounds[0]
+
+    def middle(values: list[float]) -> float:
+        kept = [value for value in values if not math.isnan(value)]
+        return statistics.median(kept) if kept else float("nan")
+
+    return Row(
+        first.server,
+        first.query,
+        first.size if all(row.size == first.size for row in rounds) else -1,
+        sum(row.c1_requests for row in rounds),
+        middle([row.c1_median_ms for row in rounds]),
+        middle([row.c1_p95_ms for row in rounds]),
+        sum(row.c8_answers for row in rounds),
+        middle([row.c8_per_s for row in rounds]),
+        sum(row.errors for row in rounds),
+    )
 
 
 def geometric_mean(values: list[float]) -> float:
@@ -247,33 +268,52 @@ def choose_client(options: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def run_all(data: Path, work: Path, client: Client, options: argparse.Namespace) -> list[Row]:
-    """Every chosen configuration in turn (NAMES's order). Oxigraph server stays up for spacegraph→oxigraph
-    (started unmeasured if oxigraph itself was not chosen); everything is stopped at the end."""
-    rows: list[Row] = []
+    """Every chosen configuration started (NAMES's order; Oxigraph server also, unmeasured, for
+    spacegraph→oxigraph when not chosen), then ``--rounds`` rounds, each measuring every query on every
+    configuration in turn, so that the machine's moods fall on all of them alike; the medians of the rounds;
+    each configuration's memory after them; everything stopped at the end."""
     chosen = [name for name in NAMES if name in options.servers]
-    upstream: Running | None = None
+    queries = queries_of(options, data)
+    running: dict[str, Running] = {}
     try:
+        if FRONTED in chosen and OXIGRAPH not in chosen:
+            print(f"starting {OXIGRAPH} (for {FRONTED}, not measured)…", flush=True)
+            running[OXIGRAPH] = start(OXIGRAPH, data, work, options.start_timeout)
         for name in chosen:
-            if name == FRONTED and upstream is None:
-                print(f"starting {OXIGRAPH} (for {FRONTED}, not measured)…", flush=True)
-                upstream = start(OXIGRAPH, data, work, options.start_timeout)
+            if name in running:
+                continue
             print(f"starting {name}…", flush=True)
-            server = start(name, data, work, options.start_timeout, upstream)
-            if name == OXIGRAPH and FRONTED in chosen:
-                upstream = server
-            print(f"  first answer after {server.first_answer_s:.2f} s, {server.rss_mib():.1f} MiB", flush=True)
-            try:
-                rows += measure(server, client, options)
-            finally:
-                if server is not upstream:
-                    server.stop()
-            if name == FRONTED and upstream is not None:
-                upstream.stop()
-                upstream = None
+            running[name] = start(name, data, work, options.start_timeout, running.get(OXIGRAPH))
+            print(f"  first answer after {running[name].first_answer_s:.2f} s", flush=True)
+        rounds: dict[tuple[str, str], list[Row]] = {}
+        for number in range(1, options.rounds + 1):
+            print(f"round {number} of {options.rounds}", flush=True)
+            for query in queries:
+                for name in chosen:
+                    if query.page and not name.startswith(SPACEGRAPH):
+                        continue
+                    row = measure(running[name], query, client, options)
+                    print(f"  {name:<20} {query.name:<24} " + "  ".join(row.cells()[2:9]), flush=True)
+                    rounds.setdefault((name, query.name), []).append(row)
+        rows = []
+        for name in chosen:
+            memory = running[name].rss_mib()
+            for query in queries:
+                if (name, query.name) in rounds:
+                    row = median_row(rounds[name, query.name])
+                    row.rss_mib, row.first_answer_s = memory, running[name].first_answer_s
+                    rows.append(row)
+        return rows
     finally:
-        if upstream is not None:
-            upstream.stop()
-    return rows
+        for server in running.values():
+            server.stop()
+
+
+def timed_command(*arguments: str) -> float:
+    """Seconds a ``spacegraph`` command takes (exit status 0 expected)."""
+    begin = time.perf_counter()
+    subprocess.run([str(BIN / "spacegraph"), *arguments], cwd=ROOT, capture_output=True, check=True, timeout=600)
+    return time.perf_counter() - begin
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -286,9 +326,11 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         type=configuration,
         choices=NAMES,
-        default=list(NAMES),
-        help="configurations to run (spacegraph-x2 and spacegraph-oxigraph also name the two with a symbol)",
+        default=list(DEFAULT),
+        help="configurations to run (default: all but spacegraph×2; spacegraph-x2, spacegraph-oxigraph and "  # noqa: RUF001
+        "spacegraph-no-log also name those with a symbol or a space)",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the figures are their medians")
     parser.add_argument("--queries", nargs="+", choices=[q.name for q in MIX], default=None)
     parser.add_argument(
         "--requests", type=int, default=200, help="at most this many at concurrency 1 (client processes only)"
@@ -317,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
         (0 < options.latency_seconds <= 600, "--latency-seconds"),
         (0 < options.throughput_seconds <= 600, "--throughput-seconds"),
         (1 <= options.concurrency <= 64, "--concurrency"),
+        (1 <= options.rounds <= 20, "--rounds"),
         (0 < options.timeout <= 600, "--timeout"),
         (0 < options.start_timeout <= 3600, "--start-timeout"),
     ]
@@ -356,14 +399,22 @@ def main(argv: list[str] | None = None) -> None:
             "client: "
             + client.describe(options.requests, options.latency_seconds, options.throughput_seconds)
             + columns_note,
-            f"servers: spacegraph serve with --client-queries {CLIENT_QUERIES} (the default, 2 queries in flight per "
-            "client address, would refuse connections that all come from 127.0.0.1) and its default 2 query "
-            f"workers per server process; {TWO_WORKERS}: --workers 2; spacegraph→oxigraph: --endpoint of the "
-            "Oxigraph server measured before it (already loaded: its first_answer_s is spacegraph's start only)",
-            "queries: " + ("each text unique (caches defeated)" if options.unique else "the same text repeated"),
-            "size: rows, triples, boolean (1/0) or page bytes; rss_mib: the server's process tree after its run "
-            "(spacegraph→oxigraph: with Oxigraph server's)",
+            "servers: spacegraph serve with its default flags (the JSON access log to the log file, 2 query "
+            f"workers kept per server process); {NO_LOG}: --access-log off; {TWO_WORKERS}: --workers 2; "
+            "spacegraph→oxigraph: --endpoint of the Oxigraph server measured beside it (already loaded: its "
+            "first_answer_s is spacegraph's start only); all running at once, measured in turn",
+            f"rounds: {options.rounds}, interleaved (each round measures every query on every server in turn); "
+            "the figures are the medians of the rounds, the counts their sums",
+            "queries: "
+            + ("each text unique (caches defeated)" if options.unique else "the same text repeated")
+            + f"; 'point lookup, new text': a new text every request, over {IRIS} of the graph's IRIs in turn",
+            "size: rows, triples, boolean (1/0) or page bytes; pss_mib: proportional set size of the server's "
+            "process tree after the rounds (pages shared with other processes counted in part; "
+            "spacegraph→oxigraph: with Oxigraph server's)",
         ]
+        if options.data is None and options.size is None:
+            build, validate = timed_command("build", "--out", str(work / "dist")), timed_command("validate")
+            header.append(f"spacegraph build {build:.2f} s, spacegraph validate {validate:.2f} s (the project's)")
         print("\n".join(header), flush=True)
         try:
             rows = run_all(data, work, client, options)

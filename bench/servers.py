@@ -2,13 +2,15 @@
 N-Quads, timed from the command to the first answer with the data loaded, and stopped at the end:
 
 - ``SPACEGRAPH``: ``spacegraph serve --data`` (one server process, its two query workers);
+- ``NO_LOG``: the same with ``--access-log off``, to tell what the default access log costs;
 - ``TWO_WORKERS``: the same with ``--workers 2`` (two server processes, each with two query workers);
 - ``OXIGRAPH``: Oxigraph server, the N-Quads POSTed to its ``/store``;
 - ``FRONTED``: ``spacegraph serve --endpoint`` in front of that Oxigraph server (the extra hop);
 - ``RDFLIB``: rdflib-endpoint (``bench/rdflib_server.py``).
 
-Every spacegraph runs with ``--client-queries 64``: all of wrk's connections come from 127.0.0.1, which the
-default (2 queries in flight per client address, then 429) would refuse."""
+Every spacegraph runs with its default flags (the access log included, to the log file): what users run.
+wrk's connections all come from 127.0.0.1, one client address, whose evaluations take their turns
+(``engine/scheduler.py``) instead of being refused."""
 
 from __future__ import annotations
 
@@ -23,20 +25,21 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import free_port, rss_kib
+from bench.load import free_port, pss_kib
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
 SPACEGRAPH = "spacegraph"
+NO_LOG = "spacegraph, no log"
 TWO_WORKERS = "spacegraph×2"  # noqa: RUF001 (the sign is meant)
 OXIGRAPH = "oxigraph"
 FRONTED = "spacegraph→oxigraph"
 RDFLIB = "rdflib-endpoint"
-NAMES = (SPACEGRAPH, TWO_WORKERS, OXIGRAPH, FRONTED, RDFLIB)  # the order of the runs
-ALIASES = {"spacegraph-x2": TWO_WORKERS, "spacegraph-oxigraph": FRONTED}  # for typing --servers
-SLUGS = {TWO_WORKERS: "spacegraph-x2", FRONTED: "spacegraph-oxigraph"}  # for file names
-CLIENT_QUERIES = 64
-SPACEGRAPH_OPTIONS = ["--client-queries", str(CLIENT_QUERIES), "--access-log", "off", "--log-level", "warning"]
+NAMES = (SPACEGRAPH, NO_LOG, TWO_WORKERS, OXIGRAPH, FRONTED, RDFLIB)  # the order of the runs
+DEFAULT = (SPACEGRAPH, NO_LOG, OXIGRAPH, FRONTED, RDFLIB)  # what ``python -m bench`` runs
+ALIASES = {"spacegraph-x2": TWO_WORKERS, "spacegraph-oxigraph": FRONTED, "spacegraph-no-log": NO_LOG}  # --servers
+SLUGS = {TWO_WORKERS: "spacegraph-x2", FRONTED: "spacegraph-oxigraph", NO_LOG: "spacegraph-no-log"}  # file names
+SPACEGRAPH_OPTIONS: list[str] = []  # default flags
 
 
 class BenchError(Exception):
@@ -55,8 +58,9 @@ class Running:
     upstream: Running | None = None  # the store it fronts, started and stopped apart
 
     def rss_mib(self) -> float:
-        """Resident memory of its process tree, and of the store it fronts."""
-        own = rss_kib(self.process.pid) / 1024
+        """Memory of its process tree (proportional set size: shared pages counted once), and of the store
+        it fronts."""
+        own = pss_kib(self.process.pid) / 1024
         return own + (self.upstream.rss_mib() if self.upstream else 0.0)
 
     def stop(self) -> None:
@@ -135,6 +139,8 @@ def start(name: str, data: Path, logs: Path, wait_s: float, upstream: Running | 
     sparql = f"{base}/sparql"
     if name == SPACEGRAPH:
         process = _spawn([*serve, "--data", str(data)], log)
+    elif name == NO_LOG:
+        process = _spawn([*serve, "--data", str(data), "--access-log", "off"], log)
     elif name == TWO_WORKERS:
         process = _spawn([*serve, "--data", str(data), "--workers", "2"], log)
     elif name == FRONTED:

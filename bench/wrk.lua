@@ -1,11 +1,10 @@
 -- The wrk script of the benchmark (see bench/wrk.py). Arguments after wrk's `--`:
---   1. "unique" or "same": with "unique", every request's query text ends in a new comment
---      ("\n# TAG-THREAD-N", percent-encoded), so that no answer cache can serve it (the URL's last
---      parameter must be the query);
+--   1. "unique" or "same": with "unique", every request is one no answer cache can have seen: a SPARQL
+--      query's text ends in a new comment ("\n# TAG-THREAD-N", percent-encoded; the query must be the
+--      path's last parameter), any other path gets a parameter "run=TAG-THREAD-N" the server ignores;
 --   2. TAG, naming the run, so that two runs never send the same text;
---   3. optionally, a file of paths (one a line, each with its query string): the requests go through them
---      in turn (each thread from its own place), and "unique" then adds a parameter "run=TAG-THREAD-N"
---      that the server ignores but no cache can have seen (bench/fragments.py).
+--   3. (optional) a file of request paths, one a line, asked in turn instead of the URL's (each thread
+--      from its own place).
 -- Every answer other than 2xx is counted (wrk itself counts only statuses over 399). At the end, one line:
 -- "wrk-json {...}" with the requests, non-2xx answers, socket errors, duration and latency percentiles (µs).
 
@@ -19,27 +18,27 @@ end
 function init(args)
   local unique, tag = args[1] == "unique", args[2] or "run"
   local counter = 0
-  non2xx = 0
+  local paths = {}
   if args[3] then
-    local paths = {}
     for line in io.lines(args[3]) do
       if line ~= "" then table.insert(paths, line) end
     end
-    local at = thread_number * math.floor(#paths / 2)
+  end
+  local at = thread_number * math.floor(#paths / 2)
+  non2xx = 0
+  if unique or #paths > 0 then
     request = function()
       counter = counter + 1
-      local path = paths[(at + counter) % #paths + 1]
+      local path = #paths > 0 and paths[(at + counter) % #paths + 1] or wrk.path
       if unique then
-        local join = path:find("?", 1, true) and "&" or "?"
-        path = path .. join .. "run=" .. tag .. "-" .. thread_number .. "-" .. counter
+        local run = tag .. "-" .. thread_number .. "-" .. counter
+        if path:find("[?&]query=") then
+          path = path .. "%0A%23%20" .. run
+        else
+          path = path .. (path:find("?", 1, true) and "&" or "?") .. "run=" .. run
+        end
       end
       return wrk.format(nil, path)
-    end
-  elseif unique then
-    local prefix = wrk.path .. "%0A%23%20" .. tag .. "-" .. thread_number .. "-"
-    request = function()
-      counter = counter + 1
-      return wrk.format(nil, prefix .. counter)
     end
   end
   response = function(status, headers, body)

@@ -16,12 +16,21 @@ import json
 import math
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from bench.mix import Latency, Query, Throughput, full_url, probe
+
+
+def paths_of(url: str, query: Query) -> list[str] | None:
+    """The request paths of a query's variants (``mix.with_iris``), or None."""
+    if not query.variants:
+        return None
+    return [httpx.URL(full_url(url, query, text)).raw_path.decode("ascii") for text in query.variants]
+
 
 SCRIPT = Path(__file__).with_name("wrk.lua")
 MARKER = "wrk-json "
@@ -83,11 +92,10 @@ def run(
     seconds: float,
     timeout: float,
     unique: bool = False,
-    paths: Path | None = None,
+    paths: list[str] | None = None,
 ) -> Figures:
     """One wrk run against ``url`` (GET, keep-alive): ``connections`` connections on at most two threads,
-    for ``seconds`` (rounded up to whole seconds, at least 1); with ``paths``, a file of paths on ``url``'s
-    server, asked in turn."""
+    for ``seconds`` (rounded up to whole seconds, at least 1); with ``paths``, those request paths in turn."""
     threads = min(2, connections)
     command = [
         executable,
@@ -103,15 +111,19 @@ def run(
         "--",
         "unique" if unique else "same",
         f"r{next(_runs)}",
-        *([str(paths)] if paths is not None else []),
     ]
     bound = whole_seconds(seconds) + whole_seconds(timeout) + 30
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=bound)
-    except subprocess.TimeoutExpired as error:
-        raise WrkError(f"wrk did not stop within {bound} s") from error
-    except OSError as error:
-        raise WrkError(f"wrk could not run: {error}") from error
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", encoding="ascii") as listed:
+        if paths:
+            listed.write("\n".join(paths) + "\n")
+            listed.flush()
+            command.append(listed.name)
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=bound)
+        except subprocess.TimeoutExpired as error:
+            raise WrkError(f"wrk did not stop within {bound} s") from error
+        except OSError as error:
+            raise WrkError(f"wrk could not run: {error}") from error
     line = next((line for line in done.stdout.splitlines() if line.startswith(MARKER)), None)
     if done.returncode != 0 or line is None:
         output = (done.stderr + done.stdout).strip()[-500:]
@@ -171,7 +183,8 @@ class WrkClient:
             connections=1,
             seconds=self.seconds(url, query, seconds, 1, timeout),
             timeout=timeout,
-            unique=unique and not query.page,
+            unique=(unique or query.fresh) and not query.page,
+            paths=paths_of(url, query),
         )
         return Latency(figures.answers, figures.median_ms, figures.p95_ms, warm.errors + figures.errors, warm.size)
 
@@ -183,7 +196,8 @@ class WrkClient:
             connections=self.concurrency,
             seconds=self.seconds(url, query, seconds, self.concurrency, timeout),
             timeout=timeout,
-            unique=unique and not query.page,
+            unique=(unique or query.fresh) and not query.page,
+            paths=paths_of(url, query),
         )
         return Throughput(figures.answers, figures.errors, figures.seconds)
 

@@ -329,7 +329,14 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
     default=2,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Processes evaluating queries; one is killed and replaced when a query passes the time limit.",
+    help="Processes evaluating queries, kept started; one is killed and replaced when a query passes the time limit.",
+)
+@click.option(
+    "--max-query-workers",
+    default=None,
+    type=click.IntRange(min=1),
+    show_default="--query-workers + --client-queries",
+    help="Evaluations at once: more processes are started on demand up to this, and stopped after 30 s idle.",
 )
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Server processes (uvicorn).")
 @click.option(
@@ -355,7 +362,21 @@ def build(data: tuple[Path, ...], out: Path | None, root: Path) -> None:
     default=2,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Requests to /sparql and /store one client address may have in flight; more get 429.",
+    help="Evaluations one client address may have running at once; more wait their turn (see Under load).",
+)
+@click.option(
+    "--client-queue",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Evaluations one client address may have waiting for their turn; more get 503 with Retry-After.",
+)
+@click.option(
+    "--client-budget",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds of evaluation time one client address may use a minute (and save up); past it, 429 with Retry-After.",
 )
 @click.option("--max-parameters", default=100, show_default=True, type=click.IntRange(min=1), help="URI parameters.")
 @click.option("--max-headers", default=100, show_default=True, type=click.IntRange(min=1), help="Header fields.")
@@ -403,12 +424,15 @@ def serve(
     fragment_page_size: int,
     max_query_bytes: int,
     query_workers: int,
+    max_query_workers: int | None,
     workers: int,
     service_allow: tuple[str, ...],
     worker_memory: int,
     sandbox: bool,
     log_level: str,
     client_queries: int,
+    client_queue: int,
+    client_budget: float,
     max_parameters: int,
     max_headers: int,
     body_timeout: float,
@@ -420,13 +444,22 @@ def serve(
 ) -> None:
     """Serve the graph: SPARQL 1.1 Protocol at /sparql (read-only), Graph Store Protocol at /store,
     Triple and Quad Pattern Fragments at /fragments, OpenAPI documentation at /docs. Without --data or
-    --endpoint, serves dist/spacegraph.nq, building dist/ first when it is missing."""
+    --endpoint, serves dist/spacegraph.nq, building dist/ first when it is missing.
+
+    Under load, every evaluation (queries, graphs, pages) is scheduled fairly between client addresses
+    (the peer, or X-Forwarded-For from --forwarded-allow-ips): each runs at most --client-queries
+    evaluations at once and queues the rest (--client-queue), turns go to the client that has used the
+    least evaluation time, identical queries in flight are evaluated once, and a client that uses more
+    than --client-budget seconds of evaluation a minute gets 429 with Retry-After. Workers beyond
+    --query-workers start on demand, up to --max-query-workers, so that one client never holds them all.
+    A query past --timeout gets 504 and its worker is killed."""
+    import asyncio
+
     import uvicorn
     import uvloop
 
     from spacegraph.config import Config
     from spacegraph.engine.store import make_backend
-    from spacegraph.web.app import CONFIG_VARIABLE, create_app
     from spacegraph.web.server import options as server_options
 
     if endpoint is not None and data_path is not None:
@@ -444,10 +477,13 @@ def serve(
             fragment_page_size=fragment_page_size,
             max_query_bytes=max_query_bytes,
             query_workers=query_workers,
+            max_query_workers=max_query_workers,
             service_allow=service_allow,
             worker_memory_mb=worker_memory,
             sandbox=sandbox,
             client_queries=client_queries,
+            client_queue=client_queue,
+            client_budget=client_budget,
             max_parameters=max_parameters,
             max_headers=max_headers,
             body_timeout=body_timeout,
@@ -463,8 +499,17 @@ def serve(
         timeout_graceful_shutdown=shutdown_timeout, forwarded_allow_ips=forwarded_allow_ips, log_level=log_level
     )
 
+    def web_app() -> Callable[..., Any]:
+        from spacegraph.web.app import create_app
+
+        return create_app
+
     async def run() -> None:
-        await backend.start()  # here, so that a graph that cannot be loaded is one line, not a traceback
+        # The graph loads in its own process while this one imports the web app (FastAPI is most of a
+        # start's time); here, so that a graph that cannot be loaded is one line, not a traceback.
+        starting = asyncio.ensure_future(backend.start())
+        create_app = await asyncio.to_thread(web_app)
+        await starting
         if workers > 1:  # each server process starts its own backend: this one only proved the data loads
             await backend.close()
             return
@@ -479,6 +524,8 @@ def serve(
         fail(error)
     if workers > 1:
         import os
+
+        from spacegraph.web.app import CONFIG_VARIABLE
 
         os.environ[CONFIG_VARIABLE] = config.to_json()
         click.echo(f"spacegraph {__version__}: serving {source} with {workers} processes on port {port}", err=True)

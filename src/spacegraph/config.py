@@ -34,7 +34,11 @@ class Config:
     max_rows: int = 10_000  # solutions (SELECT) or triples (CONSTRUCT, DESCRIBE) in one answer
     fragment_page_size: int = 100  # triples or quads in one page of a Linked Data Fragment (fragments.py)
     max_query_bytes: int = 64 * 1024  # UTF-8 size of a query (GET parameter or POST body)
-    query_workers: int = 2  # evaluation processes; a runaway query occupies one until it is killed
+    query_workers: int = 2  # evaluation processes kept started; a runaway query occupies one until it is killed
+    # evaluation processes at most, started on demand; None: query_workers + client_queries, so that one
+    # client running its share still leaves query_workers for the others
+    max_query_workers: int | None = None
+    worker_idle: float = 30.0  # seconds a worker started on demand may stay idle before it is stopped
     service_allow: tuple[str, ...] = ()  # SERVICE targets allowed, exact IRIs; empty: no federation
     cache_bytes: int = 32 * 1024 * 1024  # in-memory cache of answers, keyed by their ETag
     cache_max_age: int = 3600  # seconds, in Cache-Control; answers carry an ETag for revalidation
@@ -44,7 +48,10 @@ class Config:
     dataset_iri: str = DATASET_IRI
     cors_origins: tuple[str, ...] = field(default=("*",))
     # Request limits (limits.py); the URI and body limits follow max_query_bytes.
-    client_queries: int = 2  # requests to query routes one client address may have in flight; more get 429
+    # Fair evaluation (engine/scheduler.py), per client address:
+    client_queries: int = 2  # evaluations running at once; more wait their turn in the client's queue
+    client_queue: int = 32  # evaluations waiting; more get 503 with Retry-After
+    client_budget: float = 60.0  # seconds of evaluation time a minute; past it, 429 with Retry-After
     max_parameters: int = 100  # query-string parameters; more get 400
     max_headers: int = 100  # request header fields; more, or more than max_header_bytes in all, get 431
     max_header_bytes: int = 16 * 1024
@@ -64,13 +71,17 @@ class Config:
             raise SpacegraphError(f"not an http(s) URL: {self.endpoint}")
         if self.endpoint_version is not None and (self.endpoint is None or not self.endpoint_version.strip()):
             raise SpacegraphError("an endpoint version names the data of an external endpoint: give it with one")
-        for name in ("timeout", "startup_timeout", "body_timeout"):
+        for name in ("timeout", "startup_timeout", "body_timeout", "client_budget", "worker_idle"):
             if not getattr(self, name) > 0:
                 raise SpacegraphError(f"{name} must be positive")
         limits = ("max_rows", "fragment_page_size", "max_query_bytes", "query_workers", "client_queries")
         for name in (*limits, "max_parameters", "max_headers"):
             if getattr(self, name) < 1:
                 raise SpacegraphError(f"{name} must be at least 1")
+        if self.client_queue < 0:
+            raise SpacegraphError("client_queue cannot be negative")
+        if self.max_query_workers is not None and self.max_query_workers < self.query_workers:
+            raise SpacegraphError("max_query_workers cannot be fewer than query_workers")
         if self.max_header_bytes < 1024:
             raise SpacegraphError("max_header_bytes must be at least 1024")
         if self.cache_bytes < 0 or self.cache_max_age < 0:
@@ -92,6 +103,13 @@ class Config:
     @property
     def remote(self) -> bool:
         return self.endpoint is not None
+
+    @property
+    def worker_cap(self) -> int:
+        """Evaluations at once, and evaluation processes at most."""
+        if self.max_query_workers is not None:
+            return self.max_query_workers
+        return self.query_workers + self.client_queries
 
     def to_json(self) -> str:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

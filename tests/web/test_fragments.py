@@ -23,6 +23,7 @@ import rdflib
 from spacegraph import PROJECT_ROOT
 from spacegraph.config import Config
 from spacegraph.web import accesslog, fragments
+from spacegraph.web.accesslog import FLUSH_SECONDS
 from spacegraph.web.app import create_app
 from spacegraph.web.fragments import COUNT_LIMIT, MAX_DEPTH, nquad, page_query
 from spacegraph.web.pattern import DEFAULT_GRAPH, Pattern
@@ -153,6 +154,7 @@ def sparql_answer(base: str, query: Path) -> list[str]:
 
 def test_comunica_answers_every_competency_query_from_the_fragments_alone(server: tuple[str, Path]) -> None:
     base, log = server
+    time.sleep(2 * FLUSH_SECONDS)  # earlier requests' lines are written
     before = len(log.read_text().splitlines())
     answers = comunica(f"{base}/fragments", QUERIES)
     requests = sum(int(str(answer["requests"])) for answer in answers)
@@ -441,22 +443,33 @@ def test_the_largest_pattern_answers_one_page_at_the_cost_of_a_lookup(large: tup
 
 
 def log_lines(log: Path, at_least: int) -> list[str]:
-    """The access log's lines, once it has ``at_least`` (a line is written just after its answer is sent)."""
+    """The access log's lines, once it has ``at_least`` (lines are written in batches, at most
+    ``FLUSH_SECONDS`` after their answers are sent)."""
     deadline = time.monotonic() + 10
     while len(lines := log.read_text().splitlines()) < at_least and time.monotonic() < deadline:
         time.sleep(0.01)
     return lines
 
 
+def logged_query(log: Path, part: str) -> str:
+    """The query of the last logged fragment request whose query has ``part`` in it, once it is logged."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        entries = [json.loads(line) for line in log.read_text().splitlines() if '"/fragments"' in line]
+        found = [entry["query"] for entry in entries if part in entry.get("query", "")]
+        if found:
+            return str(found[-1])
+        time.sleep(0.01)
+    raise AssertionError(f"no fragment request with {part!r} in its query was logged")
+
+
 def test_a_new_pattern_counts_at_most_count_limit_matches(large: tuple[str, Path]) -> None:
     base, log = large
-    before = len(log.read_text().splitlines())
     response = httpx.get(fragment(base, predicate=RDF_TYPE, graph=DEFAULT_GRAPH), headers=NQUADS)
     data, metadata = read_page(response.content)
     assert len(data) == 100 and int(str(one(metadata, VOID + "triples"))) > COUNT_LIMIT
-    last = json.loads(log_lines(log, before + 1)[-1])
     pattern = f"?s <{RDF_TYPE}> ?o"
-    assert last["query"] == (
+    assert logged_query(log, pattern) == (
         f"SELECT * WHERE {{ {{ SELECT ?s ?o WHERE {{ {pattern} }} OFFSET 0 LIMIT 101 }} UNION "
         f"{{ SELECT (COUNT(*) AS ?count) WHERE {{ SELECT * WHERE {{ {pattern} }} LIMIT {COUNT_LIMIT + 1} }} }} }}"
     )

@@ -3,15 +3,19 @@ metrics telling a replayed answer from an evaluated one."""
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from spacegraph.config import Config
-from spacegraph.web import deref
+from spacegraph.web import accesslog, deref
+from spacegraph.web.accesslog import query_hash
 from spacegraph.web.app import create_app
 from tests.servers import oxigraph_server
 from tests.support import running
@@ -167,3 +171,71 @@ def test_what_is_kept_stays_within_its_budget_counting_long_keys(nquads: Path) -
             == again.content
         )
         assert replayed(base) == before + 1  # the newest are still kept
+
+
+def exchange(base: str, *requests: bytes, until: int) -> bytes:
+    """Send the requests on one connection (all at once: pipelined) and read until ``until`` answers."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"".join(requests))
+        received = b""
+        while received.count(b"HTTP/1.1 ") < until or not complete(received, until):
+            part = sock.recv(65536)
+            if not part:
+                break
+            received += part
+        return received
+
+
+def complete(received: bytes, answers: int) -> bool:
+    """Whether the last of ``answers`` answers has all of its body (every answer has a Content-Length)."""
+    last = received.rsplit(b"HTTP/1.1 ", 1)[1]
+    head, _, body = last.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    return received.count(b"HTTP/1.1 ") >= answers and len(body) >= length
+
+
+def answers(received: bytes) -> list[tuple[list[bytes], bytes]]:
+    """Each answer's header lines (without the date) and body."""
+    found = []
+    for part in received.split(b"HTTP/1.1 ")[1:]:
+        head, _, body = part.partition(b"\r\n\r\n")
+        lines = [line for line in head.split(b"\r\n")[1:] if not line.startswith(b"date:")]
+        found.append((head.split(b"\r\n")[:1] + lines, body))
+    return found
+
+
+def test_the_server_answers_a_replay_itself_exactly_as_the_app_would(nquads: Path, tmp_path: Path) -> None:
+    """The server's protocol answers a kept answer as soon as the request's head is in (``server.py``):
+    the same bytes as the app's answer, pipelined requests in order, a closing request through the app,
+    every one counted and logged, with the client a trusted proxy names."""
+    log = tmp_path / "access.log"
+    target = "/sparql?query=" + quote(POINT)
+    get = f"GET {target} HTTP/1.1\r\nHost: x\r\nAccept: application/sparql-results+json\r\n".encode()
+    try:
+        with running(create_app(Config(data=(nquads,), access_log=str(log)))) as server:
+            first = exchange(server, get + b"\r\n", until=1)  # evaluated, and kept
+            before = replayed(server)
+            forwarded = get + b"X-Forwarded-For: 203.0.113.5\r\n\r\n"
+            pipelined = exchange(server, forwarded, get + b"\r\n", until=2)  # both from what was kept
+            closing = exchange(server, get + b"Connection: close\r\n\r\n", until=1)  # through the app's replay
+            assert replayed(server) == before + 3
+    finally:
+        accesslog.uninstall(str(log))
+    kept = answers(first)[0]
+    assert kept[0][0] == b"200 OK" and len(json.loads(kept[1])["results"]["bindings"]) > 5
+    assert answers(pipelined) == [kept, kept]
+    closed = answers(closing)[0]
+    assert closed[1] == kept[1] and [line for line in closed[0] if line != b"connection: close"] == kept[0]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    sparql = [line for line in lines if line["route"] == "/sparql"]
+    assert len(sparql) == 4 and {line["status"] for line in sparql} == {200}
+    assert [line["client"] for line in sparql] == ["127.0.0.1", "203.0.113.5", "127.0.0.1", "127.0.0.1"]
+    for line in sparql:
+        assert set(line) == {"time", "method", "route", "path", "status", "duration_ms", "wait_ms", "bytes", "client",
+                             "query_kind", "query_hash"}  # fmt: skip
+        assert (
+            line["bytes"] == len(kept[1]) and line["query_kind"] == "SELECT" and line["query_hash"] == query_hash(POINT)
+        )

@@ -1,9 +1,15 @@
 """Query backends behind one small interface: the embedded pyoxigraph engine (evaluating in killable
-worker processes, see ``workers.py`` and ``pool.py``) or a remote SPARQL 1.1 endpoint reached with httpx.
+worker processes, see ``workers.py`` and ``pool.py``) or a remote SPARQL 1.1 endpoint reached over HTTP
+(``endpoint.py``).
 
 Both take a ``Job`` (query text, protocol dataset, the formats negotiated for each kind of answer) and
 give an ``Answer`` (media type and bytes) or raise ``QueryError``, whose ``kind`` the HTTP layer turns
 into a status. Both refuse forbidden ``SERVICE`` calls before anything is evaluated or forwarded.
+
+``Backend.query`` is the one door: every job passes the backend's ``Scheduler`` (``scheduler.py``: fair
+turns between clients, a budget of evaluation time per client, one evaluation for identical jobs in
+flight) before the backend's own ``evaluate`` runs it. Whoever calls ``query`` is scheduled as the client
+of the request it serves, without passing anything.
 """
 
 from __future__ import annotations
@@ -13,13 +19,14 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from spacegraph.config import Config
 from spacegraph.engine.analysis import analyse
+from spacegraph.engine.endpoint import Client, EndpointError, TooLarge
 from spacegraph.engine.pool import WorkerPool
+from spacegraph.engine.scheduler import Policy, Scheduler
 from spacegraph.engine.workers import (
     NEEDS_NETWORK,
     Answer,
@@ -32,9 +39,6 @@ from spacegraph.engine.workers import (
     fingerprint,
 )
 from spacegraph.formats import RESULTS_FORMATS, bare, rdf_format, results_format
-
-if TYPE_CHECKING:
-    import httpx  # imported when a RemoteBackend starts: the embedded engine needs no HTTP client
 
 __all__ = [
     "Answer",
@@ -55,6 +59,7 @@ log = logging.getLogger("spacegraph.engine.store")
 GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g"
 DEFAULT_GRAPH_QUERY = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 MAX_REMOTE_BYTES = 256 * 1024 * 1024
+TOTAL_QUEUE = 1024  # evaluations waiting, all clients together
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,29 @@ class Summary:
         return any(graph.name == iri for graph in self.graphs)
 
 
+def policy(config: Config) -> Policy:
+    return Policy(
+        capacity=config.worker_cap,
+        per_client=config.client_queries,
+        queue=config.client_queue,
+        total_queue=TOTAL_QUEUE,
+        budget=config.client_budget,
+    )
+
+
 class Backend(ABC):
     """Where queries are evaluated."""
 
     config: Config
+    scheduler: Scheduler
     started: bool = False
     fingerprint: str | None = None  # a hash of the data when it is known to be immutable; None: no ETags
     sandboxed: bool = False
     _summary: Summary | None = None
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.scheduler = Scheduler(policy(config))
 
     @abstractmethod
     async def start(self) -> None: ...
@@ -89,9 +109,13 @@ class Backend(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
-    @abstractmethod
     async def query(self, job: Job) -> Answer:
-        """The answer, or QueryError."""
+        """The answer, or QueryError, when the scheduler gives the caller's client its turn."""
+        return await self.scheduler.run(job, job.analysis.volatile, lambda: self.evaluate(job))
+
+    async def evaluate(self, job: Job) -> Answer:
+        """The answer, or QueryError: the backend's own evaluation, once the job's turn has come."""
+        raise NotImplementedError
 
     async def summary(self) -> Summary:
         """The named graphs and their sizes, asked once and kept."""
@@ -126,7 +150,7 @@ class EmbeddedBackend(Backend):
     """pyoxigraph in worker processes, each holding the graph loaded from ``config.data``."""
 
     def __init__(self, config: Config) -> None:
-        self.config = config
+        super().__init__(config)
         self.files = data_files(config.data)
         self.fingerprint = fingerprint(self.files)
         settings = Settings(
@@ -135,9 +159,11 @@ class EmbeddedBackend(Backend):
             sandbox=config.sandbox,
             memory_mb=config.worker_memory_mb,
         )
-        self.pool = WorkerPool(settings, config.query_workers, config.startup_timeout)
+        cap, idle = config.worker_cap, config.worker_idle
+        self.pool = WorkerPool(settings, config.query_workers, config.startup_timeout, most=cap, idle_seconds=idle)
+        networked = replace(settings, network=True, cross_check=True)
         self.federation = (
-            WorkerPool(replace(settings, network=True, cross_check=True), 1, config.startup_timeout, "federation")
+            WorkerPool(networked, 1, config.startup_timeout, "federation", most=cap, idle_seconds=idle)
             if config.service_allow
             else None
         )
@@ -159,7 +185,7 @@ class EmbeddedBackend(Backend):
         if self.federation is not None:
             await self.federation.close()
 
-    async def query(self, job: Job) -> Answer:
+    async def evaluate(self, job: Job) -> Answer:
         reply = await self.pool.run(job, self.config.timeout)
         if isinstance(reply, Failure) and reply.kind == NEEDS_NETWORK:
             if self.federation is None:
@@ -178,7 +204,7 @@ class RemoteBackend(Backend):
 
     def __init__(self, config: Config) -> None:
         assert config.endpoint is not None
-        self.config = config
+        super().__init__(config)
         self.endpoint = config.endpoint
         if config.endpoint_version is not None:  # the operator vouches that the store's data is fixed
             self.fingerprint = f"endpoint {config.endpoint} {config.endpoint_version}"
@@ -189,36 +215,33 @@ class RemoteBackend(Backend):
             1,
             config.startup_timeout,
             name="checker",
+            most=config.worker_cap,
+            idle_seconds=config.worker_idle,
         )
-        self.client: httpx.AsyncClient | None = None
+        self.client = Client(config.endpoint, connect_timeout=min(5.0, config.timeout))
 
     async def start(self) -> None:
-        import httpx
-
         await self.checker.start()
         self.sandboxed = all(worker.ready.sandboxed for worker in self.checker.workers)
-        timeout = httpx.Timeout(self.config.timeout, connect=min(5.0, self.config.timeout))
-        self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
         self.started = True
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        await self.client.close()
         await self.checker.close()
 
-    async def query(self, job: Job) -> Answer:
-        import httpx
-
-        assert self.client is not None
+    async def evaluate(self, job: Job) -> Answer:
         if job.analysis.mentions_service:
             raise_failure(await self.checker.run(replace(job, check_only=True), self.config.timeout))
         rdf = rdf_format(job.rdf_format) if job.rdf_format else None
         quads = rdf is not None and job.graph_name is not None and rdf.keeps_graphs
         accept = []
-        if job.results_format and results_format(job.results_format):
-            # SPARQL JSON whatever the client wants: it can be read (to count the rows) and written again
-            # in any results format, where CSV cannot be read back at all
-            accept.append(bare(JSON_RESULTS.media_type))
+        if asked := results_format(job.results_format) if job.results_format else None:
+            # The client's format, passed on as it comes when its rows can be bounded without reading it
+            # (``within``), else SPARQL JSON: it can be read (to count the rows) and written again in any
+            # results format, where CSV cannot be read back at all (nor is a boolean written in TSV).
+            if asked.results_format in BOUNDS and (asked is JSON_RESULTS or job.analysis.form == "select"):
+                accept.append(bare(asked.media_type))
+            accept.append(bare(JSON_RESULTS.media_type) + (";q=0.9" if accept else ""))
         if rdf is not None:
             accept.append("application/n-triples;q=0.9" if quads else f"{rdf.media_type};q=0.9")
         form = [("query", job.query)]
@@ -226,31 +249,23 @@ class RemoteBackend(Backend):
         form += [("named-graph-uri", iri) for iri in job.named_graphs or ()]
         try:
             async with asyncio.timeout(self.config.timeout):
-                status, media_type, body = await self.exchange(form, ", ".join(accept) or "*/*")
+                status, media_type, body = await self.client.post(form, ", ".join(accept) or "*/*", MAX_REMOTE_BYTES)
         except TimeoutError:
             raise QueryError(
                 "timeout", f"the SPARQL endpoint {self.endpoint} did not answer within {self.config.timeout:g} s"
             ) from None
-        except httpx.HTTPError as error:
+        except EndpointError as error:
             raise QueryError("unavailable", f"cannot reach the SPARQL endpoint {self.endpoint}: {error}") from None
+        except TooLarge:
+            raise QueryError(
+                "too-large", "the SPARQL endpoint's answer is larger than this endpoint passes on"
+            ) from None
+        media_type = bare(media_type)
         if status != 200:
             raise self.refusal(status, body, job)
         if len(body) <= INLINE_CHECK_BYTES:  # a thread hop costs more than reading a small answer
             return self.check_answer(media_type, body, job, quads)
         return await asyncio.to_thread(self.check_answer, media_type, body, job, quads)
-
-    async def exchange(self, form: list[tuple[str, str]], accept: str) -> tuple[int, str, bytes]:
-        assert self.client is not None
-        headers = {"Accept": accept}
-        async with self.client.stream("POST", self.endpoint, data=dict_of_lists(form), headers=headers) as response:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_REMOTE_BYTES:
-                    raise QueryError("too-large", "the SPARQL endpoint's answer is larger than this endpoint passes on")
-                chunks.append(chunk)
-            return response.status_code, bare(response.headers.get("content-type", "")), b"".join(chunks)
 
     def refusal(self, status: int, body: bytes, job: Job) -> QueryError:
         text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:1000]
@@ -263,9 +278,18 @@ class RemoteBackend(Backend):
         return QueryError("unavailable", f"the SPARQL endpoint {self.endpoint} answered {status}: {text}")
 
     def check_answer(self, media_type: str, body: bytes, job: Job, quads: bool) -> Answer:
-        """Count the rows (pyoxigraph parses the answer) and keep to the row limit."""
+        """Keep to the row limit: an answer in the format asked whose rows are bounded within the limit by
+        the markers of its format is passed on as it came; any other is read (pyoxigraph), its rows
+        counted, and written again in the format asked if it came in another."""
         limit = job.max_rows
-        if fmt := results_format(media_type):
+        fmt = results_format(media_type)
+        asked = results_format(job.results_format) if job.results_format else None
+        if fmt is not None and fmt == asked and within(body, fmt.results_format, limit):
+            return Answer(fmt.media_type, body)
+        rdf = rdf_format(media_type)
+        if rdf is not None and rdf.name == "ntriples" and not quads and within(body, None, limit):
+            return Answer(rdf.media_type, body)
+        if fmt is not None:
             rows = count_solutions(body, fmt.results_format)
             if isinstance(rows, str):
                 raise QueryError("unavailable", f"the SPARQL endpoint's answer is not valid: {rows}")
@@ -276,7 +300,7 @@ class RemoteBackend(Backend):
                 results = ox.parse_query_results(body, format=fmt.results_format)
                 return Answer(asked.media_type, results.serialize(format=asked.results_format) or b"", rows)
             return Answer(fmt.media_type, body, rows)
-        if rdf := rdf_format(media_type):
+        if rdf is not None:
             try:
                 parsed = list(ox.parse(body, format=rdf.rdf_format))
             except SyntaxError as error:
@@ -292,6 +316,24 @@ class RemoteBackend(Backend):
         raise QueryError("unavailable", f"the SPARQL endpoint answered in {media_type or 'no media type'}")
 
 
+# Bounds on the rows of any store's answer, from bytes every row is written with: in SPARQL JSON a
+# binding is an object (beside the document's, the head's and the results'), in TSV a row a line (beside
+# the header, the last maybe without its line break), in N-Triples a triple a line (idem).
+BOUNDS = {ox.QueryResultsFormat.JSON: (b"{", -3), ox.QueryResultsFormat.TSV: (b"\n", 0)}
+TRIPLES_BOUND = (b"\n", 1)
+
+
+def within(body: bytes, fmt: ox.QueryResultsFormat | None, limit: int | None) -> bool:
+    """Whether an answer surely holds at most ``limit`` rows (``fmt``: a results format in ``BOUNDS``) or
+    triples (``fmt`` None: N-Triples), without reading it."""
+    if limit is None:
+        return True
+    if fmt is not None and fmt not in BOUNDS:
+        return False
+    marker, more = BOUNDS[fmt] if fmt is not None else TRIPLES_BOUND
+    return body.count(marker) + more <= limit
+
+
 def count_solutions(body: bytes, fmt: ox.QueryResultsFormat) -> int | str:
     """The number of solutions, or why they cannot be read. pyoxigraph's results cannot leave the thread
     that made them, so none is kept (not even in a traceback) past this function."""
@@ -300,13 +342,6 @@ def count_solutions(body: bytes, fmt: ox.QueryResultsFormat) -> int | str:
         return 1 if isinstance(results, ox.QueryBoolean) else sum(1 for _ in results)
     except SyntaxError as error:
         return str(error)
-
-
-def dict_of_lists(form: list[tuple[str, str]]) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = {}
-    for key, value in form:
-        grouped.setdefault(key, []).append(value)
-    return grouped
 
 
 def make_backend(config: Config) -> Backend:

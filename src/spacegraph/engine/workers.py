@@ -2,13 +2,17 @@
 
 pyoxigraph's ``Store.query`` cannot be cancelled, and one step of an evaluation can run unbounded, so a
 thread with a timeout would only stop *waiting*. Each query is instead evaluated — and serialised — in
-one of a small pool of processes (``serve_forever``; the pool that starts and kills them is in
-``pool.py``), each holding its own copy of the graph.
+one of a pool of processes (the pool that starts and kills them is in ``pool.py``).
 
-The parent speaks to a worker over its stdin/stdout: frames of an 8-byte length and a pickle. A worker
-starts by reading its ``Settings``, loads the graph, answers ``Ready`` (or ``Failed``), then answers one
-``Job`` at a time with an ``Answer`` or a ``Failure``. Before loading anything, a worker that needs no
-network forbids itself network sockets (``security.forbid_network``) and caps its address space.
+The workers are forked from one process per pool, the zygote (``serve_forever``), which loads the graph
+once: every worker shares its memory, copy-on-write (the graph is never written to), and a new worker is
+ready in milliseconds whatever the graph's size. The zygote starts by reading its ``Settings`` on its
+control socket, forbids itself network sockets (``security.forbid_network``) unless it needs them, caps
+its address space, loads the graph and answers ``Ready`` (or a ``Failure``); its workers inherit all of
+it. Then, for each ``FORK`` request, which carries a socket (SCM_RIGHTS), it forks a worker on that
+socket and answers ``Forked`` with its pid; when a worker ends, it answers ``Exited`` with how. Frames
+are an 8-byte length and a pickle. A worker answers one ``Job`` at a time with an ``Answer`` or a
+``Failure``; each process dies with its parent.
 
 The default graph a worker evaluates against is the union of the named graphs, materialised: every
 triple of every named graph is also put in the store's default graph. That costs memory, but unlike
@@ -18,16 +22,16 @@ graphs) and it leaves ``FROM`` working (the flag makes pyoxigraph ignore ``FROM`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import re
 import struct
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import pyoxigraph as ox
 
@@ -36,17 +40,31 @@ from spacegraph.errors import SpacegraphError, syntax_error
 from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, rdf_format, results_format
 from spacegraph.namespaces import PREFIXES
 
+if TYPE_CHECKING:
+    import socket
+
 HEADER = struct.Struct("!Q")
 MAX_FRAME = 1 << 34
 
 
 class QueryError(SpacegraphError):
     """A query that did not give an answer. ``kind`` says why, and decides the HTTP status:
-    syntax, read-only, refused, too-large, not-acceptable, timeout, busy, unavailable, failed."""
+    syntax, read-only, refused, too-large, not-acceptable, timeout, busy, unavailable, failed, and the
+    scheduler's refusals, throttled (the client is past its budget) and queue-full. ``retry_after``:
+    seconds after which asking again may succeed, when that is known."""
 
-    def __init__(self, kind: str, message: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, line=line, column=column)
         self.kind = kind
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -201,18 +219,29 @@ class TooManyRows(Exception):
     pass
 
 
-class LineCounter:
-    """A binary writer that keeps what it is given and stops the serialiser after ``limit`` lines."""
+class Unsure(Exception):
+    """More markers than rows allowed, where markers only bound the rows: count them exactly instead."""
 
-    def __init__(self, limit: int | None) -> None:
+
+class Counted:
+    """A binary writer that keeps what it is given and counts ``marker`` in it (across writes); past
+    ``limit`` it stops the serialiser: with ``TooManyRows`` where each marker is a row, ``Unsure`` where
+    the markers only bound the rows."""
+
+    def __init__(self, marker: bytes, limit: int | None, exact: bool = True) -> None:
+        self.marker = marker
         self.limit = limit
-        self.lines = 0
+        self.exact = exact
+        self.count = 0
+        self.tail = b""  # the last bytes written, too few to hold a marker
         self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.lines += data.count(b"\n")
-        if self.limit is not None and self.lines > self.limit:
-            raise TooManyRows
+        seen = self.tail + bytes(data)
+        self.count += seen.count(self.marker)
+        self.tail = seen[len(seen) - len(self.marker) + 1 :] if len(self.marker) > 1 else b""
+        if self.limit is not None and self.count > self.limit:
+            raise TooManyRows if self.exact else Unsure
         self.parts.append(bytes(data))
         return len(data)
 
@@ -276,7 +305,13 @@ def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure 
             fmt = results_format(job.results_format) if job.results_format else None
             if fmt is None:
                 return not_acceptable("results")
-            return solutions_answer(result, fmt.results_format, fmt.media_type, job.max_rows)
+
+            def again() -> ox.QuerySolutions:
+                rerun = store.query(job.query, default_graph=default, named_graphs=named)
+                assert isinstance(rerun, ox.QuerySolutions)
+                return rerun
+
+            return solutions_answer(result, fmt.results_format, fmt.media_type, job.max_rows, again)
         rdf = rdf_format(job.rdf_format) if job.rdf_format else None
         if rdf is None:
             return not_acceptable("graph")
@@ -298,22 +333,42 @@ def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure 
         return Failure("failed", f"the query failed: {error}")
 
 
+# How rows are counted as a results format is written: each marker is a row (exact), or each row holds at
+# least one, beside a few of the document's own (a bound: past it, the rows are counted exactly).
+ROW_MARKERS = {
+    ox.QueryResultsFormat.TSV: (b"\n", True, 1),  # a line per row, after the header's
+    ox.QueryResultsFormat.XML: (b"<result>", True, 0),  # "<" in a value is written "&lt;"
+    ox.QueryResultsFormat.JSON: (b"{", False, 3),  # a binding is an object; the document, head, results
+}
+
+
 def solutions_answer(
-    solutions: ox.QuerySolutions, fmt: ox.QueryResultsFormat, media_type: str, max_rows: int | None
+    solutions: ox.QuerySolutions,
+    fmt: ox.QueryResultsFormat,
+    media_type: str,
+    max_rows: int | None,
+    again: Callable[[], ox.QuerySolutions],
 ) -> Answer:
-    """Serialise solutions, stopping after ``max_rows``. Rows are counted on TSV, where each solution
-    is one line; TSV is then read back and written in the requested format, all by pyoxigraph."""
-    counter = LineCounter(None if max_rows is None else max_rows + 1)  # + the header line
-    solutions.serialize(cast(BinaryIO, counter), format=ox.QueryResultsFormat.TSV)
-    tsv = b"".join(counter.parts)
-    rows = counter.lines - 1
-    if fmt == ox.QueryResultsFormat.TSV:
-        return Answer(media_type, tsv, rows)
+    """Serialise solutions, stopping after ``max_rows``. Rows are counted as the answer is written, from
+    markers of the format; where those only bound the rows (JSON) and the bound is passed, or cannot be
+    had (CSV, whose values may hold line breaks), the query is evaluated ``again`` and its rows counted on
+    TSV, which is then read back and written in the requested format, all by pyoxigraph."""
+    if fmt in ROW_MARKERS:
+        marker, exact, overhead = ROW_MARKERS[fmt]
+        written = Counted(marker, None if max_rows is None else max_rows + overhead, exact)
+        try:
+            solutions.serialize(cast(BinaryIO, written), format=fmt)
+            return Answer(media_type, b"".join(written.parts), written.count - overhead if exact else None)
+        except Unsure:
+            solutions = again()
+    lines = Counted(b"\n", None if max_rows is None else max_rows + 1)  # + the header line
+    solutions.serialize(cast(BinaryIO, lines), format=ox.QueryResultsFormat.TSV)
+    tsv = b"".join(lines.parts)
     parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
-    return Answer(media_type, parsed.serialize(format=fmt) or b"", rows)
+    return Answer(media_type, parsed.serialize(format=fmt) or b"", lines.count - 1)
 
 
-# --- the worker process --------------------------------------------------------------------------------
+# --- the zygote and its workers ------------------------------------------------------------------------
 
 
 def write_frame(stream: BinaryIO, message: object) -> None:
@@ -334,14 +389,36 @@ def read_frame(stream: BinaryIO) -> object | None:
     return message
 
 
-def serve_forever() -> None:
-    """The worker process (``pool.WORKER_COMMAND``)."""
+@dataclass(frozen=True)
+class Forked:
+    pid: int  # a worker the zygote has forked, on the socket sent with the request
+
+
+@dataclass(frozen=True)
+class Exited:
+    pid: int
+    code: int  # as asyncio's returncode: the exit status, or minus the signal that killed it
+
+
+FORK = b"fork"  # the request for a worker; its socket travels with it (SCM_RIGHTS)
+
+
+def serve_forever(control_fd: int) -> None:
+    """The zygote (``pool.ZYGOTE_COMMAND``): reads its ``Settings`` on the control socket, forbids itself
+    the network, caps its memory, loads the graph and answers ``Ready``; then, for every ``FORK`` request
+    (with a socket), forks a worker that evaluates jobs on that socket, answers ``Forked``, and reports
+    each worker's end (``Exited``). The workers share the graph's memory with it, copy-on-write."""
+    import gc
+    import select
+    import signal
+    import socket
+
     from spacegraph.engine.security import die_with_parent, forbid_network
 
     die_with_parent()
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not corrupt the frames
-    requests = sys.stdin.buffer
+    os.dup2(2, 1)  # a stray print goes to the log
+    control = socket.socket(fileno=control_fd)
+    requests = control.makefile("rb")
     settings = read_frame(requests)
     if not isinstance(settings, Settings):
         return
@@ -360,12 +437,69 @@ def serve_forever() -> None:
     try:
         store = load_store(settings.data)
     except SpacegraphError as error:
-        write_frame(replies, Failure("failed", str(error)))
+        send_frame(control, Failure("failed", str(error)))
         return
     except MemoryError:
-        write_frame(replies, Failure("failed", f"the graph does not fit in {settings.memory_mb} MB"))
+        send_frame(control, Failure("failed", f"the graph does not fit in {settings.memory_mb} MB"))
         return
-    write_frame(replies, Ready(sandboxed, note, len(store)))
+    send_frame(control, Ready(sandboxed, note, len(store)))
+    gc.freeze()  # what is loaded stays shared: the collector of a worker never writes to these pages
+    wake_up, woken = socket.socketpair()
+    wake_up.setblocking(False)
+    woken.setblocking(False)
+    signal.set_wakeup_fd(wake_up.fileno())
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    zygote = os.getpid()
+    while True:
+        readable, _, _ = select.select([control, woken], [], [])
+        if woken in readable:
+            with contextlib.suppress(BlockingIOError):
+                while woken.recv(4096):
+                    pass
+            for pid, code in reaped():
+                send_frame(control, Exited(pid, code))
+        if control in readable:
+            message, fds, _, _ = socket.recv_fds(control, len(FORK), 1)
+            if not message:
+                return  # the server has gone
+            if message != FORK or len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            pid = os.fork()
+            if pid == 0:  # the worker: it never returns into this loop
+                try:
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    for held in (control, wake_up, woken):
+                        held.close()
+                    die_with_parent()
+                    if os.getppid() == zygote:
+                        serve_jobs(store, settings, fds[0])
+                finally:
+                    os._exit(0)
+            os.close(fds[0])
+            send_frame(control, Forked(pid))
+
+
+def reaped() -> Iterator[tuple[int, int]]:
+    """The workers that have ended, and how."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, os.waitstatus_to_exitcode(status)
+
+
+def serve_jobs(store: ox.Store, settings: Settings, fd: int) -> None:
+    """A worker: one ``Job`` at a time on its socket, each answered with an ``Answer`` or a ``Failure``."""
+    import socket
+
+    channel = socket.socket(fileno=fd)
+    requests, replies = channel.makefile("rb"), channel.makefile("wb")
     while (job := read_frame(requests)) is not None:
         if isinstance(job, Job):
             try:
@@ -373,3 +507,8 @@ def serve_forever() -> None:
             except MemoryError:
                 reply = Failure("failed", f"the query needed more than {settings.memory_mb} MB")
             write_frame(replies, reply)
+
+
+def send_frame(control: socket.socket, message: object) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    control.sendall(HEADER.pack(len(payload)) + payload)

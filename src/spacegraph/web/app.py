@@ -7,12 +7,13 @@ graph — and shutdown stops it. The backend lives in ``app.state.backend``; tes
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Scope
 
 from spacegraph import __version__
 from spacegraph.config import Config
@@ -24,10 +25,10 @@ from spacegraph.web.fragments import FragmentsRouter
 from spacegraph.web.headers import SecurityHeaders
 from spacegraph.web.limits import RequestLimits
 from spacegraph.web.metrics import Metrics
-from spacegraph.web.operations import Observer, OperationsRouter, Options, document_errors
+from spacegraph.web.operations import Lane, Observer, OperationsRouter, Options, document_errors
 from spacegraph.web.reconcile import ReconciliationRouter
 from spacegraph.web.replay import Replay
-from spacegraph.web.sparql import SparqlRouter
+from spacegraph.web.sparql import Direct, SparqlRouter
 
 DESCRIPTION = """\
 A CNES press release of July 2016 on France-Japan space cooperation, published as a knowledge graph.
@@ -59,10 +60,11 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
             yield
         finally:
             await chosen.close()
+            accesslog.flush_all()
 
     # FastAPI's OpenTelemetry bridge is off: our metrics are Prometheus's, and asking whether a tracer is
     # configured cost a fifth of a replayed answer's time.
-    app = FastAPI(
+    app = App(
         title="spacegraph",
         version=__version__,
         description=DESCRIPTION,
@@ -93,13 +95,33 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
     )
     error_pages.install(app)  # errors as pages for browsers, plain text for the rest
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(
-        Replay, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
-    )  # just inside the metrics and the log: a replayed answer is counted and logged like any other
-    app.add_middleware(Observer, config=config, metrics=metrics, routes=app)  # outermost: sees every answer
-    accesslog.install(config.access_log)
+
+    def front(stack: ASGIApp) -> ASGIApp:
+        """In front of everything, FastAPI's own middlewares included: the observer (the metrics and the
+        log see every answer) and, just inside it, replay (a replayed answer is counted and logged like
+        any other, and costs nothing else)."""
+        direct = Direct(stack, sparql, app)  # the protocol's requests: no routing, no dependency solving
+        replay = Replay(
+            direct, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
+        )
+        observer = Observer(replay, config=config, metrics=metrics, routes=app)
+        app.lane = Lane(observer, replay)  # the server's protocol answers replays itself (server.py)
+        return observer
+
+    app.wrap = front
     document_errors(app)  # last: every route is in place
     return app
+
+
+class App(FastAPI):
+    """FastAPI with a front (``create_app``'s) wrapped around its whole middleware stack."""
+
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None
+    lane: Callable[[Scope], bytes | None] | None = None  # set when the stack is built
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return self.wrap(stack) if self.wrap is not None else stack
 
 
 CONFIG_VARIABLE = "SPACEGRAPH_SERVE_CONFIG"

@@ -27,6 +27,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -253,8 +254,9 @@ def not_acceptable() -> Response:
 
 
 def query_failed(error: QueryError) -> Response:
-    status = {"timeout": 504, "busy": 503, "unavailable": 502}.get(error.kind, 500)
-    return plain(status, f"the description could not be read: {error.message}")
+    status = {"timeout": 504, "busy": 503, "queue-full": 503, "throttled": 429, "unavailable": 502}.get(error.kind, 500)
+    retry = {"Retry-After": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
+    return plain(status, f"the description could not be read: {error.message}", retry)
 
 
 class LinkedDataRouter(APIRouter):

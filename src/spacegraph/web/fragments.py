@@ -26,10 +26,10 @@ every match exactly once. A page walks the matches before it, so pages past the 
 matches are refused (400, saying why). The page's N-Quads and N-Triples are written as text from the
 worker's TSV answer.
 
-The request limits hold as for every route; the per-address count of queries in flight
-(``limits.QUERY_PATHS``: ``/sparql``, ``/store``) does not take fragments in: Comunica had up to 9 pages
-in flight at once answering the competency queries, each bounded, and past the default of two the
-others would get 429, which Comunica does not retry.
+The request limits hold as for every route, and each page's evaluation is scheduled fairly as its
+client's (``engine/scheduler.py``), like a query's: Comunica has up to 9 pages in flight at once
+answering the competency queries; past the client's share they wait their turn instead of being refused,
+which matters because Comunica does not retry a 429.
 """
 
 from __future__ import annotations

@@ -12,26 +12,21 @@ body                   3 x (``max_query_bytes`` + 16 KiB): a form's percent-    
                        encoded query and dataset                                anything is read, else as it streams
 nesting in a query     100 levels of ``{ [ (`` (``MAX_NESTING``)                  400
 time to send the body  30 s (``body_timeout``, ``--body-timeout``)              408
-queries in flight per  2 (``client_queries``, ``--client-queries``)             429 with ``Retry-After``
-client address
 ====================== ======================================================= ===================================
 
-How queries in flight are counted: a request to a query route (``QUERY_PATHS``: ``/sparql``, ``/store``;
-every method but ``OPTIONS``) holds one slot of its client address from the moment its headers have
-arrived until its answer has been sent or it fails, whether it is evaluated, answered from the cache or
-refused by the routes; an answer ``replay`` sends again as it kept it never gets this far (it holds
-nothing and is sent at once). The address is the connection's peer, or the address a trusted reverse proxy put
-in ``X-Forwarded-For`` (uvicorn's ``--forwarded-allow-ips``, by default 127.0.0.1 and ::1 only). A
-request over the limit gets 429 at once, with ``Retry-After`` set to the query time limit: by then every
-query of that address has ended. Each rejection is recorded in the scope (``REJECTED``) for the metrics
-and the access log.
+Each rejection is recorded in the scope (``REJECTED``) for the metrics and the access log.
+
+Who asks: the middleware resolves every request's client address — the connection's peer, or the address
+a trusted reverse proxy put in ``X-Forwarded-For`` (uvicorn's ``--forwarded-allow-ips``, by default
+127.0.0.1 and ::1 only) — and makes the request that client's ``Caller`` (``engine/scheduler.py``) for as
+long as it runs. Every evaluation the request asks of the backend, from any route, is then scheduled
+fairly as that client's: its turn, its budget of evaluation time, its queue. There is no limit on
+requests in flight: a client's burst waits its turn instead of being refused (see the scheduler).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections import Counter
 
 from starlette.requests import ClientDisconnect
 from starlette.responses import PlainTextResponse
@@ -39,11 +34,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spacegraph.config import Config
 from spacegraph.engine.analysis import Analysis
+from spacegraph.engine.scheduler import calling
 from spacegraph.web.server import MAX_URL
 
 QUERY_PATHS = frozenset({"/sparql", "/store"})
 REJECTED = "spacegraph.rejected"  # scope key: why the request was refused, for metrics and the log
-CLIENT = "spacegraph.client"  # scope key: the client address the limits counted
+CLIENT = "spacegraph.client"  # scope key: the client address
+CALLER = "spacegraph.caller"  # scope key: the request's Caller (its evaluations' wait), for the log
 
 
 MAX_NESTING = 100  # groups, brackets and parentheses inside one another in a query
@@ -119,7 +116,6 @@ class RequestLimits:
         self.app = app
         self.config = config
         self.max_body = body_limit(config)
-        self.in_flight: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,24 +126,9 @@ class RequestLimits:
         if refusal is not None:
             await self.refuse(scope, receive, send, *refusal)
             return
-        counted = scope["method"] != "OPTIONS" and scope["path"] in QUERY_PATHS
-        if counted:
-            if self.in_flight[client] >= self.config.client_queries:
-                retry = str(math.ceil(self.config.timeout))
-                message = (
-                    f"too many queries at once from {client}: at most {self.config.client_queries} "
-                    f"may be in flight; try again in {retry} s"
-                )
-                await self.refuse(scope, receive, send, "client-limit", 429, message, {"Retry-After": retry})
-                return
-            self.in_flight[client] += 1
-        try:
+        with calling(client) as caller:
+            scope[CALLER] = caller
             await self.run(scope, receive, send)
-        finally:
-            if counted:
-                self.in_flight[client] -= 1
-                if self.in_flight[client] <= 0:
-                    del self.in_flight[client]
 
     def body_message(self) -> str:
         return body_message(self.config)

@@ -25,10 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from spacegraph import __version__
 from spacegraph.config import Config
 from spacegraph.engine.analysis import analyse
+from spacegraph.engine.scheduler import Caller
 from spacegraph.engine.store import Backend, EmbeddedBackend, Job, QueryError
 from spacegraph.web import accesslog
-from spacegraph.web.limits import CLIENT, REJECTED, body_limit, client_address
+from spacegraph.web.limits import CALLER, CLIENT, REJECTED, body_limit, client_address
 from spacegraph.web.metrics import Metrics
+from spacegraph.web.replay import Replay
 
 READY_TIMEOUT = 3.0  # seconds the external endpoint has to answer the readiness probe
 NO_STORE = {"Cache-Control": "no-store"}
@@ -120,8 +122,9 @@ class OperationsRouter(APIRouter):
                     self.metrics.backend.triples = (await backend.summary()).default_triples
             except (TimeoutError, QueryError):
                 pass  # unknown for now: the metric is left out
+            self.metrics.backend.scheduler = getattr(backend, "scheduler", None)
             if isinstance(backend, EmbeddedBackend):
-                self.metrics.backend.replaced = backend.pool.killed
+                self.metrics.backend.pool = backend.pool
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
 
 
@@ -142,7 +145,7 @@ LIMIT_ERRORS = {
     "408": "The request body did not arrive within the time limit",
     "413": "The request body is larger than the limit",
     "414": "The URI is longer than the limit",
-    "429": "Too many requests in flight from this client address (Retry-After)",
+    "429": "This client address is past its budget of evaluation time (Retry-After: when it may come back)",
     "431": "Too many or too large header fields",
 }
 QUERY_ERRORS = {
@@ -151,7 +154,7 @@ QUERY_ERRORS = {
     "406": "No offered format is acceptable; the body lists the offered media types",
     "415": "A body of another type than a form or application/sparql-query",
     "502": "The external SPARQL endpoint cannot be reached or gave no usable answer",
-    "503": "Every query worker is busy (Retry-After)",
+    "503": "The queues of queries waiting for their turn are full (Retry-After)",
     "504": "The query ran past the time limit",
 }
 
@@ -224,13 +227,14 @@ class Observer:
         self.metrics = metrics
         self.routes = routes
         self.body_cap = body_limit(config)
+        self.sink = accesslog.install(config.access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         begin = time.perf_counter()
-        logged = accesslog.log.isEnabledFor(logging.INFO)
+        logged = self.sink is not None or accesslog.log.isEnabledFor(logging.INFO)
         content_type = ""
         for name, value in scope.get("headers", []):
             if name == b"content-type":
@@ -259,22 +263,75 @@ class Observer:
             await self.app(scope, observed_receive, observed_send)
         finally:
             self.metrics.in_flight.dec()
-            seconds = time.perf_counter() - begin
-            route = route_label(self.routes, scope)
-            rejected = scope.get(REJECTED)
-            self.metrics.observe(route, scope["method"], status, seconds, rejected)
-            if logged:
-                query = accesslog.request_query(scope, content_type, bytes(body))
-                entry = accesslog.record(
-                    method=scope["method"],
-                    route=route,
-                    path=scope["path"],
-                    status=status,
-                    seconds=seconds,
-                    size=size,
-                    client=scope.get(CLIENT) or client_address(scope),
-                    query=query,
-                    rejected=rejected,
-                    with_text=self.config.log_queries,
-                )
-                accesslog.write(entry)
+            self.record(scope, status, size, time.perf_counter() - begin, logged, content_type, bytes(body))
+
+    def record(
+        self, scope: Scope, status: int, size: int, seconds: float, logged: bool, content_type: str, body: bytes
+    ) -> None:
+        """The request in the metrics and, if ``logged``, in the access log."""
+        route = route_label(self.routes, scope)
+        caller: Caller | None = scope.get(CALLER)
+        rejected = scope.get(REJECTED) or (caller.refused if caller is not None else None)
+        self.metrics.observe(route, scope["method"], status, seconds, rejected)
+        if logged:
+            line = accesslog.line(
+                method=scope["method"],
+                route=route,
+                path=scope["path"],
+                status=status,
+                seconds=seconds,
+                size=size,
+                client=scope.get(CLIENT) or client_address(scope),
+                query=accesslog.request_query(scope, content_type, body),
+                rejected=rejected,
+                waited=caller.waited if caller is not None else 0.0,
+                with_text=self.config.log_queries,
+            )
+            accesslog.write(self.sink, line)
+
+
+class Lane:
+    """The server's fast lane (``server.Protocol``): a request ``replay`` has kept the answer to, answered
+    as soon as its head has arrived — its header fields and body as bytes — and counted and logged as the
+    observer would. None: the request takes the ASGI path."""
+
+    def __init__(self, observer: Observer, replay: Replay) -> None:
+        self.observer = observer
+        self.replay = replay
+
+    def __call__(self, scope: Scope) -> bytes | None:
+        begin = time.perf_counter()
+        replayed = self.replay.hit(scope)
+        if replayed is None:
+            return None
+        observer = self.observer
+        seconds = time.perf_counter() - begin
+        if observer.sink is None:  # no log of its own: counted, and logged only for a listener
+            logged = accesslog.log.isEnabledFor(logging.INFO)
+            observer.record(scope, 200, len(replayed.body), seconds, logged, "", b"")
+            return replayed.raw
+        route = route_label(observer.routes, scope)
+        observer.metrics.observe(route, scope["method"], 200, seconds, None)
+        if not replayed.logged:  # what stays the same in its lines, made once
+            whole = accesslog.line(
+                method=scope["method"],
+                route=route,
+                path=scope["path"],
+                status=200,
+                seconds=0.0,
+                size=len(replayed.body),
+                client="",
+                query=accesslog.request_query(scope, "", b""),
+                rejected=None,
+                waited=0.0,
+                with_text=observer.config.log_queries,
+            )
+            before, _, after = whole.partition('"duration_ms": 0.0')
+            between, _, tail = after.partition(', "client": ""')
+            replayed.logged[:] = [before.partition(", ")[2] + '"duration_ms": ', between + ', "client": ', tail]
+        before, between, tail = replayed.logged
+        client = scope.get("client")
+        milliseconds = round(seconds * 1000, 3)
+        who = accesslog.quoted(client[0] if client else "unknown")
+        observer.sink.add(f'{{"time": "{accesslog.stamp(time.time())}", {before}{milliseconds}{between}{who}{tail}\n')
+        return replayed.raw

@@ -19,13 +19,19 @@ Not used at all when the backend's data is not known to be immutable (``--endpoi
 ``--endpoint-version``: no fingerprint).
 
 The request limits still hold on a hit: a head they would refuse goes down the stack to be refused. A
-replayed answer does not hold one of its client's query slots (it is sent at once).
+replayed answer never reaches the scheduler (it is sent at once).
+
+Served by ``spacegraph serve``, a hit is answered before even that: the server's protocol (``server.py``)
+asks the app's lane (``operations.Lane``: ``Replay.hit``, then the metrics and the log) as soon as a
+request's head has arrived, and writes the kept bytes itself — no ASGI task, scope handling or message
+dispatch. Requests it cannot answer so (a miss, a pipelined request, HTTP/1.0, ``Connection: close``)
+take the ASGI path, where ``Replay`` answers the same hits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,6 +73,14 @@ class Replayed:
     body: bytes
     route: Any  # the route that answered, for the metrics' and the log's route label
     cost: int  # bytes held: the body, the headers and the key (a long query string is a long key)
+    raw: bytes  # the header fields, the blank line and the body, as the server's fast lane writes them
+    logged: list[str] = field(default_factory=list, compare=False)  # the parts of its log line that stay
+
+
+def raw_answer(start: Message, body: bytes) -> bytes:
+    """An answer's header fields (lower-case names, as uvicorn writes them), the blank line and the body."""
+    fields = b"".join(name.lower() + b": " + value + b"\r\n" for name, value in start.get("headers", ()))
+    return fields + b"\r\n" + body
 
 
 def cost_of(identity: Key, start: Message, body: bytes) -> int:
@@ -111,17 +125,34 @@ class Replay:
             config.cache_bytes, weight=lambda replayed: replayed.cost, largest=config.cache_bytes // 8
         )
 
+    def hit(self, scope: Scope) -> Replayed | None:
+        """What was kept for this request, if it may be replayed (counted as replayed), else None. Its URI
+        and the fields of its key passed the request limits when it was kept; the fields a key ignores
+        are counted here (``head_refusal``'s field limits)."""
+        identity = key(scope) if self.immutable() else None
+        replayed = self.kept.get(identity) if identity is not None else None
+        if replayed is None:
+            return None
+        headers = scope["headers"]
+        config = self.config
+        if len(headers) > config.max_headers or sum(len(n) + len(v) for n, v in headers) > config.max_header_bytes:
+            return None  # refused down the stack
+        scope["route"] = replayed.route
+        self.metrics.replay()
+        return replayed
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        identity = key(scope) if scope["type"] == "http" and self.immutable() else None
-        if identity is None or head_refusal(scope, self.config) is not None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        replayed = self.kept.get(identity)
+        replayed = self.hit(scope)
         if replayed is not None:
-            scope["route"] = replayed.route
-            self.metrics.replayed.inc()
             await send(replayed.start)
             await send({"type": "http.response.body", "body": replayed.body})
+            return
+        identity = key(scope) if self.immutable() else None
+        if identity is None or head_refusal(scope, self.config) is not None:
+            await self.app(scope, receive, send)
             return
         await self.answer_and_keep(identity, scope, receive, send)
 
@@ -146,5 +177,6 @@ class Replay:
         await self.app(scope, receive, watched_send)
         if keep and start is not None:
             body = b"".join(parts)
-            self.kept.put(identity, Replayed(start, body, scope.get("route"), cost_of(identity, start, body)))
+            cost = cost_of(identity, start, body)
+            self.kept.put(identity, Replayed(start, body, scope.get("route"), cost, raw_answer(start, body)))
             self.metrics.replay_bytes.set(self.kept.used)

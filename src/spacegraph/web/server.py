@@ -12,8 +12,13 @@ a client could otherwise send header bytes without end). Smaller excesses get th
 
 from __future__ import annotations
 
+import asyncio
+import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
+import httptools
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 MAX_URL = 65_535  # bytes in a request target: httptools.parse_url's limit
@@ -24,11 +29,126 @@ class HeadTooLarge(Exception):
     """Raised inside the parser's callbacks; the parser turns it into an error, answered below."""
 
 
+class Corked:
+    """A transport that holds what is written during one turn of the event loop and writes it at once:
+    uvicorn writes an answer's head and its body apart, which costs two system calls and two packets
+    where one does (on loopback the send is most of a replayed answer's cost)."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self.held:
+            self.loop.call_soon(self.flush)
+        self.held.append(data)
+
+    def flush(self) -> None:
+        held, self.held = self.held, []
+        if held and not self.transport.is_closing():
+            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+Lane = Callable[[dict[str, Any]], bytes | None]
+
+
+class Answered:
+    """uvicorn's current request cycle once the lane has answered: complete."""
+
+    response_complete = True
+    keep_alive = True
+    disconnected = False
+    message_event = asyncio.Event()
+
+
+ANSWERED = Answered()
+
+
+def lane_of(app: object) -> tuple[Lane | None, ProxyHeadersMiddleware | None]:
+    """The app's fast lane (an attribute ``lane``: the scope of a request whose head has arrived → the
+    answer's header fields and body, or None), and uvicorn's proxy-headers middleware in front of it."""
+    proxies = None
+    for _ in range(8):  # uvicorn's wrappers, then the app
+        if isinstance(app, ProxyHeadersMiddleware):
+            proxies = app
+        lane = getattr(app, "lane", None)
+        if lane is not None:
+            return lane, proxies
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None, proxies
+
+
 class Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, answering 414 and 431 (not 400) to request heads it will not hold."""
+    """uvicorn's httptools protocol, answering 414 and 431 (not 400) to request heads it will not hold,
+    writing each answer in one piece (``Corked``), and answering what the app's lane can (a replayed
+    answer) as soon as the request's head has arrived, without an ASGI task."""
 
     refusal: tuple[int, str] | None = None
     head_bytes = 0
+    lane: Lane | None = None
+    proxies: ProxyHeadersMiddleware | None = None
+    dated: tuple[object, bytes] = (None, b"")  # uvicorn's default header fields (the date), encoded
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(Corked(transport, self.loop))  # type: ignore[arg-type]
+        self.lane, self.proxies = lane_of(self.app)
+
+    def on_headers_complete(self) -> None:
+        if self.lane is None or not self.answered():
+            super().on_headers_complete()
+
+    def answered(self) -> bool:
+        """Whether the lane answered the request whose head has arrived (HTTP/1.1 GET or HEAD, kept alive,
+        nothing else in progress on the connection)."""
+        parser = self.parser
+        method = parser.get_method()
+        if (
+            method not in (b"GET", b"HEAD")
+            or (self.cycle is not None and not self.cycle.response_complete)
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or parser.should_upgrade()
+            or self.expect_100_continue
+        ):
+            return False
+        url = httptools.parse_url(self.url)
+        path = url.path.decode("ascii")
+        scope: Any = self.scope
+        scope["method"] = method.decode("ascii")
+        scope["path"] = self.root_path + (urllib.parse.unquote(path) if "%" in path else path)
+        scope["raw_path"] = self.root_path.encode("ascii") + url.path
+        scope["query_string"] = url.query or b""
+        peer = scope["client"]
+        if self.proxies is not None and peer and peer[0] in self.proxies.trusted_hosts:
+            forwarded = [value for name, value in self.headers if name == b"x-forwarded-for"]
+            if forwarded:
+                host, port = self.proxies.trusted_hosts.get_trusted_client_address(
+                    b", ".join(forwarded).decode("latin1")
+                )
+                if host:
+                    scope["client"] = (host, port)
+        assert self.lane is not None
+        answer = self.lane(scope)
+        if answer is None:
+            scope["client"] = peer  # as uvicorn made it: the ASGI path resolves proxies itself
+            return False
+        defaults = self.server_state.default_headers
+        if self.dated[0] is not defaults:
+            self.dated = (defaults, b"".join(name + b": " + value + b"\r\n" for name, value in defaults))
+        self.transport.write(STATUS_LINE[200] + self.dated[1] + answer)
+        self.cycle = ANSWERED  # type: ignore[assignment]
+        self.on_response_complete()
+        return True
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -26,9 +26,10 @@ Errors are one line of plain text. Status codes:
 406  no offered format is acceptable; the body lists the offered media types
 413  POST body or query larger than the limit; 414: the same for a GET URI
 415  POST of another content type than a form or ``application/sparql-query``
+429  the client is past its budget of evaluation time (``Retry-After``: when it may come back)
 500  the evaluation failed
 502  the remote SPARQL endpoint cannot be reached or gave no usable answer
-503  every query worker is busy (``Retry-After``)
+503  the queues of queries waiting are full, or no worker freed in time (``Retry-After``)
 504  the query ran past the time limit (its worker process was killed)
 ==== =================================================================================================
 """
@@ -37,15 +38,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import NoMatchFound
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spacegraph import __version__
 from spacegraph.config import Config
@@ -65,9 +68,11 @@ STATUS = {
     "read-only": 403,
     "refused": 403,
     "not-acceptable": 406,
+    "throttled": 429,
     "failed": 500,
     "unavailable": 502,
     "busy": 503,
+    "queue-full": 503,
     "timeout": 504,
 }
 FORM = "application/x-www-form-urlencoded"
@@ -131,10 +136,16 @@ def too_large(status: int, limit: int) -> Response:
     return plain(status, f"the {what} is larger than this endpoint's limit of {limit} bytes for a query")
 
 
+def retry_after(error: QueryError, timeout: float) -> dict[str, str] | None:
+    """``Retry-After`` for a refusal that says when to come back (the scheduler's), or the time limit for
+    a busy endpoint."""
+    if error.retry_after is not None:
+        return {"Retry-After": str(math.ceil(error.retry_after))}
+    return {"Retry-After": str(math.ceil(timeout))} if error.kind == "busy" else None
+
+
 def query_failed(error: QueryError, timeout: float) -> Response:
-    status = STATUS.get(error.kind, 500)
-    headers = {"Retry-After": str(math.ceil(timeout))} if status == 503 else None
-    return plain(status, error.message, headers)
+    return plain(STATUS.get(error.kind, 500), error.message, retry_after(error, timeout))
 
 
 # --- caching ------------------------------------------------------------------------------------------------
@@ -369,7 +380,8 @@ class SparqlRouter(APIRouter):
         return await self.answer(request, backend, job, cacheable=not analysis.volatile)
 
     async def answer(self, request: Request, backend: Backend, job: Job, cacheable: bool) -> Response:
-        etag = self.etag(backend, job) if cacheable else None
+        identity = (job.query, job.default_graphs, job.named_graphs, job.results_format, job.rdf_format)
+        etag = self.etag(backend, *identity, job.max_rows, job.graph_name) if cacheable else None
         if (
             etag is not None
             and request.method in ("GET", "HEAD")
@@ -469,6 +481,49 @@ class SparqlRouter(APIRouter):
 
     async def store_write(self) -> Response:
         return method_not_allowed("GET, HEAD, OPTIONS", "the graph store is read-only")
+
+
+class Direct:
+    """The protocol's requests (GET, HEAD and POST of ``/sparql``, GET and HEAD of ``/store``) taken straight
+    to their handlers: through the app's own middlewares (security headers, CORS, request limits,
+    compression: ``app.user_middleware``, built the same way), but without FastAPI's error, telemetry and
+    body-limit layers, route matching or dependency solving, which cost a third of a new query's time in
+    the server. The scope gets what routing would have set (the app, its router, the route). Every other
+    request goes to ``stack``, the app's whole middleware stack."""
+
+    def __init__(self, stack: ASGIApp, router: SparqlRouter, app: FastAPI) -> None:
+        self.stack = stack
+        self.app = app
+        self.handlers: dict[tuple[str, str], Callable[[Request, Backend], Awaitable[Response]]] = {
+            ("/sparql", "GET"): router.sparql_get,
+            ("/sparql", "HEAD"): router.sparql_get,
+            ("/sparql", "POST"): router.sparql_post,
+            ("/store", "GET"): router.store_get,
+            ("/store", "HEAD"): router.store_get,
+        }
+        self.routes = {
+            (route.path, method): route
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+            if (route.path, method) in self.handlers
+        }
+        chain: ASGIApp = self.endpoint
+        for cls, args, kwargs in reversed(app.user_middleware):
+            chain = cls(chain, *args, **kwargs)
+        self.chain = chain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["path"], scope["method"]) in self.handlers:
+            await self.chain(scope, receive, send)
+        else:
+            await self.stack(scope, receive, send)
+
+    async def endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        which = (scope["path"], scope["method"])
+        scope["app"], scope["router"], scope["route"] = self.app, self.app.router, self.routes[which]
+        response = await self.handlers[which](Request(scope, receive), self.app.state.backend)
+        await response(scope, receive, send)
 
 
 def service_description(
