@@ -199,22 +199,26 @@ def test_reconciliation_is_measured_beside_csv_reconcile() -> None:
         assert float(row[4].replace(",", "")) > 0
 
 
-def test_wrk_script_goes_through_a_list_of_paths(tmp_path: Path) -> None:
-    """bench/fragments.py's pages: each path of the file in turn; "unique" adds a parameter to each."""
+def test_wrk_script_goes_through_a_list_of_paths() -> None:
+    """bench/fragments.py's pages and the mix's IRIs: each path in turn; "unique" adds a parameter to each
+    path, or a new comment to a SPARQL query."""
     assert WRK, "Debian's wrk is needed: apt-get install wrk"
-    listed = tmp_path / "paths.txt"
-    listed.write_text("/fragments\n/fragments?predicate=p&page=2\n/fragments?subject=s\n")
+    order = ["/fragments", "/fragments?predicate=p&page=2", "/fragments?subject=s"]
     with recorder() as (base, paths):
-        figures = run(WRK, base + "/", "*/*", connections=1, seconds=1, timeout=5, paths=listed)
+        figures = run(WRK, base + "/", "*/*", connections=1, seconds=1, timeout=5, paths=order)
         assert figures.requests > 10 and figures.errors == 0
-        assert set(paths) == set(listed.read_text().split())
-        order = listed.read_text().split()
+        assert set(paths) == set(order)
         assert all(order.index(b) == (order.index(a) + 1) % 3 for a, b in itertools.pairwise(paths))
         paths.clear()
-        run(WRK, base + "/", "*/*", connections=2, seconds=1, timeout=5, unique=True, paths=listed)
+        run(WRK, base + "/", "*/*", connections=2, seconds=1, timeout=5, unique=True, paths=order)
         assert len(set(paths)) == len(paths) > 10
         stems = {"/fragments?", "/fragments?predicate=p&page=2&", "/fragments?subject=s&"}
         assert {path.split("run=")[0] for path in paths} == stems
+        paths.clear()
+        queries = ["/sparql?query=ASK%20%7B%7D", "/sparql?default-graph-uri=g&query=ASK%20%7B%20%7D"]
+        run(WRK, base + "/", "*/*", connections=2, seconds=1, timeout=5, unique=True, paths=queries)
+        assert len(set(paths)) == len(paths) > 10
+        assert {path.split("%0A%23%20")[0] for path in paths} == set(queries)
 
 
 def test_fragments_beside_the_ldf_server(nquads: Path, tmp_path: Path) -> None:
