@@ -4,6 +4,7 @@ metrics telling a replayed answer from an evaluated one."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -233,6 +234,8 @@ def test_the_server_answers_a_replay_itself_exactly_as_the_app_would(nquads: Pat
     sparql = [line for line in lines if line["route"] == "/sparql"]
     assert len(sparql) == 4 and {line["status"] for line in sparql} == {200}
     assert [line["client"] for line in sparql] == ["127.0.0.1", "203.0.113.5", "127.0.0.1", "127.0.0.1"]
+    times = [line["time"] for line in sparql]  # replayed lines are made when written: each at its own time
+    assert times == sorted(times) and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", t) for t in times)
     for line in sparql:
         assert set(line) == {"time", "method", "route", "path", "status", "duration_ms", "wait_ms", "bytes", "client",
                              "query_kind", "query_hash"}  # fmt: skip

@@ -329,9 +329,5 @@ class Lane:
             before, _, after = whole.partition('"duration_ms": 0.0')
             between, _, tail = after.partition(', "client": ""')
             replayed.logged[:] = [before.partition(", ")[2] + '"duration_ms": ', between + ', "client": ', tail]
-        before, between, tail = replayed.logged
-        client = scope.get("client")
-        milliseconds = round(seconds * 1000, 3)
-        who = accesslog.quoted(client[0] if client else "unknown")
-        observer.sink.add(f'{{"time": "{accesslog.stamp(time.time())}", {before}{milliseconds}{between}{who}{tail}\n')
+        observer.sink.add_replayed((time.time(), seconds, scope.get("client"), replayed.logged))
         return replayed.raw
