@@ -306,6 +306,7 @@ class Lane:
             return None
         observer = self.observer
         seconds = time.perf_counter() - begin
+        scope["route"] = replayed.route  # what routing set the first time: its label without a search
         if observer.sink is None:  # no log of its own: counted, and logged only for a listener
             logged = accesslog.log.isEnabledFor(logging.INFO)
             observer.record(scope, 200, len(replayed.body), seconds, logged, "", b"")
