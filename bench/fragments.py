@@ -115,20 +115,26 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: flo
     raise BenchError(f"{url} did not answer within {seconds} s; see {log}")
 
 
+def started(server: Server, begin: float, wait_s: float) -> Server:
+    """``server`` once its first fragment answers (timed from ``begin``) and its start has settled; stopped if
+    it does not answer within ``wait_s``."""
+    try:
+        wait_for(server.fragments, server.process, server.log, wait_s)
+    except BaseException:
+        server.stop()
+        raise
+    server.first_answer_s = time.perf_counter() - begin
+    settle(server.process, wait_s)
+    return server
+
+
 def start_spacegraph(data: Path, work: Path, wait_s: float) -> Server:
     port, log = free_port(), work / "spacegraph.log"
     command = [str(BIN / "spacegraph"), "serve", "--data", str(data), "--port", str(port)]
     begin = time.perf_counter()
     process = spawn([*command, "--access-log", "off", "--log-level", "warning"], log)
     server = Server(SPACEGRAPH, process, f"http://127.0.0.1:{port}/fragments", 0.0, log)
-    try:
-        wait_for(server.fragments, process, log, wait_s)
-    except BaseException:
-        server.stop()
-        raise
-    server.first_answer_s = time.perf_counter() - begin
-    settle(process, wait_s)
-    return server
+    return started(server, begin, wait_s)
 
 
 def start_ldf(data: Path, work: Path, wait_s: float) -> Server:
@@ -157,14 +163,7 @@ def start_ldf(data: Path, work: Path, wait_s: float) -> Server:
     begin = time.perf_counter()
     process = spawn(["node", str(LDF / "server.js"), str(work / "ldf-config.json")], log, cwd=LDF)
     server = Server(LDF_SERVER, process, f"http://127.0.0.1:{port}/spacegraph", 0.0, log)
-    try:
-        wait_for(server.fragments, process, log, wait_s)
-    except BaseException:
-        server.stop()
-        raise
-    server.first_answer_s = time.perf_counter() - begin
-    settle(process, wait_s)
-    return server
+    return started(server, begin, wait_s)
 
 
 def triples_of(source: Path, target: Path) -> int:

@@ -86,21 +86,6 @@ FILE_TYPES = {  # formats.py name: (authority table code, its English label)
 }
 SHA256 = ox.NamedNode(SPDX + "checksumAlgorithm_sha256")
 
-# The properties of the description whose values are addresses (where to download, query, read), not
-# names: what a server publishing the description under another address rewrites.
-ADDRESSES = tuple(
-    ox.NamedNode(p)
-    for p in (
-        DCAT + "accessURL",
-        DCAT + "downloadURL",
-        DCAT + "endpointURL",
-        DCAT + "endpointDescription",
-        DCAT + "landingPage",
-        FOAF + "homepage",
-        VOID + "dataDump",
-        VOID + "sparqlEndpoint",
-    )
-)
 FORMAT_LABELS = {
     "turtle": "Turtle",
     "jsonld": "JSON-LD",
