@@ -383,22 +383,31 @@ def descendants(pid: int | None = None) -> set[int]:
 def test_the_pool_closes_a_replacement_that_is_still_starting(nquads: Path) -> None:
     """A worker killed at the time limit is replaced in the background; a pool closed while the
     replacement is being forked must stop it too. On uvloop, the server's event loop, one left running
-    kept the loop from closing: uvicorn's shutdown hung."""
+    kept the loop from closing: uvicorn's shutdown hung. The zygote is held stopped while the pool asks it
+    for the replacement and starts closing, so the fork ends only after ``close`` has begun."""
 
-    async def scenario() -> tuple[set[int], set[int]]:
+    async def scenario() -> set[int]:
+        others = descendants()
         pool = WorkerPool(Settings(data=(str(nquads),)), 1, 60)
-        await pool.start()
-        before = descendants()
-        pool.replace(pool.idle.pop())  # as at the time limit: killed, and a replacement started
-        deadline = asyncio.get_running_loop().time() + 10
-        while not (starting := descendants() - before) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.002)
-        assert not pool.workers  # still starting: not ready yet
-        await asyncio.wait_for(pool.close(), 20)
-        return starting, descendants()
+        try:
+            await pool.start()
+            assert pool.zygote is not None and pool.zygote.process is not None
+            zygote = pool.zygote.process.pid
+            os.kill(zygote, signal.SIGSTOP)
+            try:
+                pool.replace(pool.idle.pop())  # as at the time limit: killed, and a replacement asked for
+                closing = asyncio.create_task(pool.close())
+                await asyncio.sleep(0.2)
+                assert not closing.done() and not pool.workers  # closing, the replacement not forked yet
+            finally:
+                with contextlib.suppress(ProcessLookupError):  # closed already, should close not wait
+                    os.kill(zygote, signal.SIGCONT)
+            await asyncio.wait_for(closing, 20)
+        finally:
+            await asyncio.wait_for(pool.close(), 20)  # whatever failed above, no process is left behind
+        return descendants() - others
 
-    starting, left = uvloop.run(scenario())
-    assert starting and not starting & left
+    assert not uvloop.run(scenario())
 
 
 def test_a_worker_starts_without_asyncio_the_sources_or_an_http_client(nquads: Path) -> None:
