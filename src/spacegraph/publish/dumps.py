@@ -25,12 +25,15 @@ import gzip
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -200,14 +203,19 @@ def render(loaded: LoadedGraph, description: Description, context: Mapping[str, 
     triples = sorted({q.triple for q in quads}, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
 
     union = canonical(in_graph(t, ox.DefaultGraph()) for t in triples)
+    written: dict[str, tuple[bytes, bytes]] = {}
+    with beside(json_ld, triples, context) as json_ld_written:  # the longest writer, on another processor
+        for fmt in sorted(RDF_FORMATS, key=lambda fmt: fmt.name == "jsonld"):  # JSON-LD's bytes waited for last
+            plain, _ = dumps_of(fmt)
+            items = quads if plain.keeps_graphs else triples
+            data = json_ld_written() if fmt.name == "jsonld" else WRITERS[fmt.name](items, context)
+            check_round_trip(plain.file_name, data, fmt.rdf_format, dataset if plain.keeps_graphs else union)
+            written[fmt.name] = (data, gzip.compress(data, compresslevel=9, mtime=0))
     files: dict[str, bytes] = {}
     counts: dict[str, tuple[int, str]] = {}
     for fmt in RDF_FORMATS:
         plain, packed = dumps_of(fmt)
-        data = WRITERS[fmt.name](quads if plain.keeps_graphs else triples, context)
-        check_round_trip(plain.file_name, data, fmt.rdf_format, dataset if plain.keeps_graphs else union)
-        files[plain.file_name] = data
-        files[packed.file_name] = gzip.compress(data, compresslevel=9, mtime=0)
+        files[plain.file_name], files[packed.file_name] = written[fmt.name]
         count = (len(quads), "quads") if plain.keeps_graphs else (len(triples), "triples")
         counts[plain.file_name] = counts[packed.file_name] = count
 
@@ -225,6 +233,19 @@ def render(loaded: LoadedGraph, description: Description, context: Mapping[str, 
     files[SUMS_FILE] = checksums(files)
 
     return Rendered(files, counts, len(triples), len(quads), len(statistics.graphs), statistics.entities)
+
+
+@contextlib.contextmanager
+def beside(write: Writer, items: Sequence[ox.Triple], context: Mapping[str, Any]) -> Iterator[Callable[[], bytes]]:
+    """``write(items, context)`` in a process forked for it, running while this one writes the other files;
+    the function given waits for its bytes. Written here instead, on demand, where forking is unsafe: with
+    other threads running (a fork copies only the calling one), or on a system without ``fork``."""
+    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda: write(items, context)
+        return
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        future = pool.submit(write, items, context)
+        yield future.result
 
 
 def canonical(quads: Iterable[ox.Quad]) -> ox.Dataset:
