@@ -20,6 +20,7 @@ PORT ?= 8000
 .PHONY: serve build validate test check setup node-deps serve-system-deps test-system-deps debian-packages lock
 
 serve: setup node-deps serve-system-deps
+	$(BIN)/python -m compileall -q src  # as pip does for an installed package: a start does not compile
 	$(BIN)/spacegraph build
 	$(BIN)/spacegraph serve --host $(HOST) --port $(PORT)
 
