@@ -40,7 +40,7 @@ class Config:
     max_query_workers: int | None = None
     worker_idle: float = 30.0  # seconds a worker started on demand may stay idle before it is stopped
     service_allow: tuple[str, ...] = ()  # SERVICE targets allowed, exact IRIs; empty: no federation
-    cache_bytes: int = 32 * 1024 * 1024  # in-memory cache of answers, keyed by their ETag
+    cache_bytes: int = 32 * 1024 * 1024  # answers kept in memory, in all: half replayed whole, half by ETag
     cache_max_age: int = 3600  # seconds, in Cache-Control; answers carry an ETag for revalidation
     worker_memory_mb: int | None = 2048  # address-space limit of each evaluation process
     sandbox: bool = True  # forbid network sockets in evaluation processes (Linux seccomp) when possible

@@ -309,7 +309,7 @@ class Lane:
         scope["route"] = replayed.route  # what routing set the first time: its label without a search
         if observer.sink is None:  # no log of its own: counted, and logged only for a listener
             logged = accesslog.log.isEnabledFor(logging.INFO)
-            observer.record(scope, 200, len(replayed.body), seconds, logged, "", b"")
+            observer.record(scope, 200, replayed.size, seconds, logged, "", b"")
             return replayed.raw
         route = route_label(observer.routes, scope)
         observer.metrics.observe(route, scope["method"], 200, seconds, None)
@@ -320,7 +320,7 @@ class Lane:
                 path=scope["path"],
                 status=200,
                 seconds=0.0,
-                size=len(replayed.body),
+                size=replayed.size,
                 client="",
                 query=accesslog.request_query(scope, "", b""),
                 rejected=None,

@@ -70,11 +70,16 @@ Key = tuple[Any, ...]
 @dataclass(frozen=True)
 class Replayed:
     start: Message
-    body: bytes
+    raw: bytes  # the header fields, the blank line and the body, as the server's fast lane writes them
+    size: int  # the body's length: the end of ``raw``
     route: Any  # the route that answered, for the metrics' and the log's route label
     cost: int  # bytes held: the body, the headers and the key (a long query string is a long key)
-    raw: bytes  # the header fields, the blank line and the body, as the server's fast lane writes them
     logged: list[str] = field(default_factory=list, compare=False)  # the parts of its log line that stay
+
+    @property
+    def body(self) -> bytes:
+        """The body, copied out of ``raw`` (kept once: the ASGI path's hits are the rare ones)."""
+        return self.raw[len(self.raw) - self.size :]
 
 
 def raw_answer(start: Message, body: bytes) -> bytes:
@@ -122,7 +127,7 @@ class Replay:
         self.immutable = immutable
         self.config = config
         self.kept: LruCache[Key, Replayed] = LruCache(
-            config.cache_bytes, weight=lambda replayed: replayed.cost, largest=config.cache_bytes // 8
+            config.cache_bytes // 2, weight=lambda replayed: replayed.cost, largest=config.cache_bytes // 16
         )
 
     def hit(self, scope: Scope) -> Replayed | None:
@@ -178,5 +183,5 @@ class Replay:
         if keep and start is not None:
             body = b"".join(parts)
             cost = cost_of(identity, start, body)
-            self.kept.put(identity, Replayed(start, body, scope.get("route"), cost, raw_answer(start, body)))
+            self.kept.put(identity, Replayed(start, raw_answer(start, body), len(body), scope.get("route"), cost))
             self.metrics.replay_bytes.set(self.kept.used)

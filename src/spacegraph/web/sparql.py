@@ -267,9 +267,9 @@ class SparqlRouter(APIRouter):
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = config
-        # answers by ETag, within cache_bytes
+        # answers by ETag, within half of cache_bytes (replay keeps the other half)
         self.cache: LruCache[str, Answer] = LruCache(
-            config.cache_bytes, weight=lambda answer: len(answer.body), largest=config.cache_bytes // 8
+            config.cache_bytes // 2, weight=lambda answer: len(answer.body), largest=config.cache_bytes // 16
         )
         self.add_api_route("/sparql", self.sparql_get, methods=["HEAD"], include_in_schema=False)
         self.add_api_route(
