@@ -763,3 +763,13 @@ def test_every_fault_has_a_fixture() -> None:
         "build-invalid-date.ttl",
         "build-duplicate-iri.ttl",
     } <= names
+
+
+def test_the_writer_run_beside_gives_its_bytes_or_its_error() -> None:
+    """JSON-LD is written in a forked process while the other dumps are written (``dumps.beside``): its bytes
+    are the writer's own, and a writer's failure reaches the build instead of a file being left out."""
+    triples = [ox.Triple(ox.NamedNode("https://example.org/a"), ox.NamedNode("https://example.org/p"), ox.Literal("x"))]
+    with dumps.beside(dumps.ntriples, triples, {}) as written:
+        assert written() == dumps.ntriples(triples)
+    with pytest.raises(AssertionError), dumps.beside(dumps.json_ld, triples, None) as failing:  # type: ignore[arg-type]
+        failing()
