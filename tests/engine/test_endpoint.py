@@ -5,7 +5,11 @@ kept connection; and the answers it refuses (too large, cut short)."""
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -114,6 +118,52 @@ def test_a_kept_connection_the_store_closed_is_replaced() -> None:
                 await client.close()
 
         assert asyncio.run(asking()) == [b"one text/plain", b"two text/plain"]
+
+
+def test_a_kept_connection_the_store_reset_is_replaced() -> None:
+    """A store that drops an idle connection with a reset (RST, not FIN), as a store under load may: the
+    next request on it fails on writing (a broken pipe) or on reading (a reset), before any byte of an
+    answer, and is sent again on a new connection (RFC 9112, 9.3.1: nothing has answered it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:  # one answer per connection, kept alive, then a reset once the client is idle
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                received = b""
+                while b"\r\n\r\n" not in received:
+                    received += connection.recv(65536)
+                head, _, body = received.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+                while len(body) < length:
+                    body += connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+                time.sleep(0.05)
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def asking() -> list[int]:
+        client = Client(f"http://127.0.0.1:{listener.getsockname()[1]}/", connect_timeout=5)
+        try:
+            statuses = []
+            for _ in range(10):
+                statuses.append((await client.post([("query", "ASK {}")], "text/plain", 1000))[0])
+                await asyncio.sleep(0.15)  # meanwhile the store resets the kept connection
+            return statuses
+        finally:
+            await client.close()
+
+    try:
+        assert asyncio.run(asking()) == [200] * 10
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join(10)
 
 
 def test_refusals() -> None:

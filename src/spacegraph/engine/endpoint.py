@@ -137,10 +137,12 @@ class Client:
                 received = True
                 parser.feed_data(data)
             kept = exchange.done and exchange.keep
-        except ConnectionResetError:
+        except ConnectionError as error:  # reset, or a broken pipe when writing to a connection reset earlier
             if reused and not exchange.chunks and not exchange.headers:
-                raise
-            raise EndpointError("the connection was reset") from None
+                raise ConnectionResetError from None
+            raise EndpointError(
+                f"the connection was {'reset' if isinstance(error, ConnectionResetError) else 'broken'}"
+            ) from None
         except httptools.HttpParserCallbackError as error:  # before its base class, HttpParserError
             if isinstance(error.__context__, TooLarge):
                 raise TooLarge from None
