@@ -297,7 +297,8 @@ class WorkerPool:
         worker = await self.acquire(timeout)
         long = asyncio.get_running_loop().call_later(LONG, self.lower, worker)
         try:
-            reply = await asyncio.wait_for(worker.call(job), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, as wait_for makes on Python 3.11
+                reply = await worker.call(job)
         except TimeoutError:
             log.warning("a query ran past %g s: its %s worker (pid %d) is killed", timeout, self.name, worker.pid)
             self.replace(worker)
