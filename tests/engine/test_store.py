@@ -22,6 +22,7 @@ import pytest
 import uvloop
 
 from spacegraph.config import Config
+from spacegraph.engine import pool as pool_module
 from spacegraph.engine.analysis import analyse
 from spacegraph.engine.pool import WorkerPool
 from spacegraph.engine.store import Backend, EmbeddedBackend, Job, QueryError, RemoteBackend
@@ -408,6 +409,38 @@ def test_the_pool_closes_a_replacement_that_is_still_starting(nquads: Path) -> N
         return descendants() - others
 
     assert not uvloop.run(scenario())
+
+
+def test_a_worker_holding_too_much_memory_of_its_own_is_replaced(nquads: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers share the graph's pages with the zygote until they write to them; one that has come to hold
+    more memory of its own than the pool's bound (a quarter of the graph's, at least 64 MiB) is replaced by
+    a fresh fork. Here the bound is looked at after every job, and lowered so that any worker passes it."""
+    monkeypatch.setattr(pool_module, "CHECK_EVERY", 1)
+
+    async def scenario() -> tuple[float, bool, int, int]:
+        pool = WorkerPool(Settings(data=(str(nquads),)), 1, 60)
+        await pool.start()
+        try:
+            bound = pool.recycle_mib
+            (first,) = {worker.pid for worker in pool.workers}
+            await pool.run(Job(analyse(SIMPLE), results_format="json"), 10)
+            await asyncio.wait(list(pool.tasks), timeout=10)
+            kept = {worker.pid for worker in pool.workers} == {first}
+            pool.recycle_mib = 0.001
+            await pool.run(Job(analyse(SIMPLE), results_format="json"), 10)
+            deadline = asyncio.get_running_loop().time() + 10
+            while (
+                first in {w.pid for w in pool.workers} or not pool.idle
+            ) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            answer = await pool.run(Job(analyse(SIMPLE), results_format="json"), 10)  # the new one answers
+            assert isinstance(answer, Answer)
+            return bound, kept, pool.retired, len({w.pid for w in pool.workers} - {first})
+        finally:
+            await pool.close()
+
+    bound, kept, retired, fresh = asyncio.run(scenario())
+    assert bound >= 64 and kept and retired >= 1 and fresh == 1
 
 
 def test_a_worker_starts_without_asyncio_the_sources_or_an_http_client(nquads: Path) -> None:

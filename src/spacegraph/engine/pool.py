@@ -48,6 +48,9 @@ CLOSE_GRACE = 5.0  # seconds a closing pool waits for a replacement worker to fi
 ZYGOTE_COMMAND = "from spacegraph.engine.workers import serve_forever; serve_forever({fd})"
 LONG = 0.25  # seconds: an evaluation running longer is a long one (its worker's priority is lowered)
 LOWERED = 10  # the nice value of a worker busy with a long evaluation: a tenth of a normal one's share
+RECYCLE_SHARE = 0.25  # a worker whose own memory passes this share of the zygote's (the graph) is replaced
+RECYCLE_LEAST_MIB = 64.0  # ... and this many MiB
+CHECK_EVERY = 1000  # jobs between two looks at a worker's memory, besides after every long evaluation
 
 
 def restored(worker: Worker) -> bool:
@@ -58,6 +61,21 @@ def restored(worker: Worker) -> bool:
         return False
     worker.lowered = False
     return True
+
+
+def private_mib(pid: int) -> float:
+    """The memory a process holds alone (its private pages, from Linux's ``smaps_rollup``), in MiB; 0 where
+    the system does not say."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            fields = rollup.read()
+    except OSError:
+        return 0.0
+    kib = 0
+    for line in fields.splitlines():
+        if line.startswith((b"Private_Dirty:", b"Private_Clean:")):
+            kib += int(line.split()[1])
+    return kib / 1024
 
 
 def died(code: int | None, memory_mb: int | None) -> str:
@@ -90,6 +108,8 @@ class Worker:
     exited: asyncio.Future[int]  # its exit code, when the zygote has seen it end
     idle_since: float = 0.0
     lowered: bool = False  # its priority was lowered during a long evaluation
+    jobs: int = 0  # evaluated since it was forked
+    grown: bool = False  # it holds more memory of its own than the pool lets a worker keep
 
     async def call(self, job: Job) -> object:
         self.writer.write(frame(job))
@@ -248,6 +268,7 @@ class WorkerPool:
     killed: int = field(default=0, init=False)  # killed at the time limit, or died, and replaced
     retired: int = field(default=0, init=False)  # stopped after staying idle (or after a long evaluation)
     closed: bool = field(default=False, init=False)
+    recycle_mib: float = field(default=0.0, init=False)  # a worker holding more alone is replaced; 0: never
 
     def __post_init__(self) -> None:
         self.most = max(self.most, self.size)
@@ -259,6 +280,9 @@ class WorkerPool:
     async def start(self) -> None:
         async with self.restarting:
             ready = await self.restart_zygote()
+        assert self.zygote is not None and self.zygote.process is not None
+        graph = private_mib(self.zygote.process.pid)  # before any fork, all of the zygote's is its own
+        self.recycle_mib = max(RECYCLE_LEAST_MIB, RECYCLE_SHARE * graph) if graph else 0.0
         started = await asyncio.gather(*(self.spawn() for _ in range(self.size)), return_exceptions=True)
         failures = [result for result in started if isinstance(result, BaseException)]
         for result in started:
@@ -314,13 +338,34 @@ class WorkerPool:
             raise
         finally:
             long.cancel()
-        if worker.lowered and not restored(worker):
-            self.workers.discard(worker)  # it would evaluate cheap queries at the lowest priority
+        worker.jobs += 1
+        was_long = worker.lowered
+        if (was_long and not restored(worker)) or worker.grown:
+            # at the lowest priority it would evaluate cheap queries slowly; grown, it holds memory a fresh
+            # fork from the zygote does not (pages of the graph it has read, copied; its heap's high mark)
+            self.workers.discard(worker)
             self.retired += 1
             self.background(self.respawn(worker))
-        else:
-            self.release(worker)
+            return reply
+        self.release(worker)
+        if self.recycle_mib and (was_long or worker.jobs % CHECK_EVERY == 0):
+            self.background(self.weigh(worker))
         return reply
+
+    async def weigh(self, worker: Worker) -> None:
+        """Replace the worker if it holds more memory of its own than ``recycle_mib`` (looked at after a long
+        evaluation and every ``CHECK_EVERY`` jobs; measured at a million triples, a count over the whole
+        graph left 584 MiB of the pages the worker shared with the zygote copied into its own). The kernel
+        takes ~20 ms to add up a large process's pages: in a thread, while the worker goes on working."""
+        if await asyncio.to_thread(private_mib, worker.pid) <= self.recycle_mib or worker not in self.workers:
+            return
+        if worker not in self.idle:
+            worker.grown = True  # busy again: replaced when its job ends
+            return
+        self.idle.remove(worker)
+        self.workers.discard(worker)
+        self.retired += 1
+        await self.respawn(worker)
 
     def lower(self, worker: Worker) -> None:
         """A long evaluation: its worker yields the processor to short ones (the server's own work and
