@@ -5,7 +5,8 @@ graph's memory, and one more is ready in milliseconds. ``WorkerPool.run`` hands 
 or to one forked for it when none is idle (up to the pool's cap), and waits for its reply at most the time
 limit. When a query reaches the limit, its process is killed (SIGKILL) and, if the pool is below its
 size, a fresh one is forked in the background; the other processes keep answering meanwhile. Workers
-beyond the pool's size are retired once idle. A worker busy with a long evaluation has its priority
+beyond the pool's size are retired once idle, and a worker that has come to hold too much memory of
+its own (``weigh``) is replaced by a fresh fork. A worker busy with a long evaluation has its priority
 lowered (nice 10) until it ends, so that runaway queries take the processor only when nothing else wants
 it; where the system does not let the priority be raised again, that worker is replaced. This side runs
 on asyncio; the worker processes import none of it.
@@ -266,7 +267,7 @@ class WorkerPool:
     starting: int = field(default=0, init=False)
     started: int = field(default=0, init=False)  # processes started, in all
     killed: int = field(default=0, init=False)  # killed at the time limit, or died, and replaced
-    retired: int = field(default=0, init=False)  # stopped after staying idle (or after a long evaluation)
+    retired: int = field(default=0, init=False)  # stopped: idle, after a long evaluation, or grown
     closed: bool = field(default=False, init=False)
     recycle_mib: float = field(default=0.0, init=False)  # a worker holding more alone is replaced; 0: never
 
