@@ -36,7 +36,7 @@ from spacegraph import PROJECT_ROOT, __version__
 from spacegraph.cli import main
 from spacegraph.errors import SpacegraphError
 from spacegraph.namespaces import DATA_GRAPH, ENRICHMENT_GRAPH, ONTOLOGY_GRAPH, PREFIXES, SHAPES_GRAPH
-from spacegraph.publish import dumps
+from spacegraph.publish import dumps, folders
 from spacegraph.publish.graph import LoadedGraph, Sources
 from spacegraph.publish.metadata import DATASET, DUMPS, METADATA_GRAPH
 from tests.support import Listener
@@ -514,7 +514,7 @@ def test_a_build_failing_while_writing_leaves_the_previous_one(
     published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "dist"
-    dumps.publish(published.files, out)
+    folders.publish(published.files, out)
     before = snapshot(out)
     written: list[Path] = []
 
@@ -524,9 +524,9 @@ def test_a_build_failing_while_writing_leaves_the_previous_one(
         written.append(path)
         path.write_bytes(data)
 
-    monkeypatch.setattr(dumps, "write_synced", failing)
+    monkeypatch.setattr(folders, "write_synced", failing)
     with pytest.raises(OSError, match="No space left"):
-        dumps.publish(other_build(published.files), out)
+        folders.publish(other_build(published.files), out)
     assert snapshot(out) == before
     assert leftovers(out) == []
 
@@ -536,7 +536,7 @@ def test_a_build_failing_while_writing_leaves_the_previous_one(
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from spacegraph.publish import dumps
+from spacegraph.publish import folders
 
 source, out, point = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 names = [line.split()[1] for line in (source / "SHA256SUMS").read_text().splitlines()] + ["SHA256SUMS"]
@@ -567,8 +567,8 @@ def counting(path, data):
 
 
 if point.startswith("write-"):
-    original_write = dumps.write_synced
-    dumps.write_synced = counting
+    original_write = folders.write_synced
+    folders.write_synced = counting
 elif point == "rename":
     os.rename = killing(os.rename, before=True)
 elif point == "replace":
@@ -576,8 +576,8 @@ elif point == "replace":
 elif point == "after-replace":
     os.replace = killing(os.replace, after=True)
 elif point == "cleanup":
-    dumps.remove_leftovers = killing(dumps.remove_leftovers, before=True)
-dumps.publish(files, out)
+    folders.remove_leftovers = killing(folders.remove_leftovers, before=True)
+folders.publish(files, out)
 """
 KILL_POINTS = ["write-0", "write-7", "write-13", "rename", "replace", "after-replace", "cleanup"]
 
@@ -591,7 +591,7 @@ def test_a_build_killed_at_any_point_leaves_a_complete_build(published: Publishe
     children = {}
     for point in KILL_POINTS:
         out = tmp_path / point / "dist"
-        dumps.publish(old, out)
+        folders.publish(old, out)
         children[point] = subprocess.Popen([sys.executable, "-c", KILLER, str(source), str(out), point])
     for point, child in children.items():
         assert child.wait(timeout=60) == -signal.SIGKILL, f"the build was not killed at {point}"
@@ -600,7 +600,7 @@ def test_a_build_killed_at_any_point_leaves_a_complete_build(published: Publishe
         if point in ("after-replace", "cleanup"):
             assert snapshot(out)[1] == new
         # The next build removes what the killed one left, and keeps one previous build only.
-        dumps.publish(old, out)
+        folders.publish(old, out)
         assert snapshot(out)[1] == old
         assert leftovers(out) == []
         assert len([p for p in out.parent.iterdir() if re.fullmatch(r"\.dist\.[0-9a-f]{12}\.\w+", p.name)]) <= 2
@@ -609,7 +609,7 @@ def test_a_build_killed_at_any_point_leaves_a_complete_build(published: Publishe
 def test_the_command_killed_while_publishing_leaves_a_complete_build(published: Published, tmp_path: Path) -> None:
     out = tmp_path / "dist"
     previous = other_build(published.files)
-    dumps.publish(previous, out)
+    folders.publish(previous, out)
     process = spacegraph_build(out)
     deadline = time.monotonic() + 60
     while process.poll() is None and not leftovers(out) and time.monotonic() < deadline:
@@ -638,12 +638,12 @@ def test_replaces_a_real_folder_of_an_earlier_build(
         def unsupported(first: Path, second: Path) -> None:
             raise OSError(38, "Function not implemented")
 
-        monkeypatch.setattr(dumps, "exchange", unsupported)
+        monkeypatch.setattr(folders, "exchange", unsupported)
     out = tmp_path / "dist"
     out.mkdir()
     for name, data in other_build(published.files).items():
         (out / name).write_bytes(data)
-    dumps.publish(published.files, out)
+    folders.publish(published.files, out)
     assert out.is_symlink()
     assert snapshot(out)[1] == published.files
     assert leftovers(out) == []
@@ -659,7 +659,7 @@ def expectations(path: Path) -> dict[str, str]:
 @pytest.fixture
 def previous(published: Published, tmp_path: Path) -> Iterator[tuple[Path, Snapshot]]:
     out = tmp_path / "dist"
-    dumps.publish(published.files, out)
+    folders.publish(published.files, out)
     before = snapshot(out)
     yield out, before
     assert snapshot(out) == before, "the previous build was touched"

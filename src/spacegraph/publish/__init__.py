@@ -2,8 +2,9 @@
 
 Here: loading the ontology, shapes and data into named graphs (``graph``), validating them with SHACL and
 the integrity checks (``validate``), building the dumps and their VoID/DCAT description (``dumps``,
-``metadata``), drawing the ontology's diagram and a resource's neighbourhood with Graphviz
-(``diagram``), and the Wikidata link record with its checks (``links``).
+``metadata``) and switching them into place atomically (``folders``), drawing the ontology's diagram and a
+resource's neighbourhood with Graphviz (``diagram``), and the Wikidata link record with its checks
+(``links``).
 
 May import: the shared modules (``spacegraph``, ``config``, ``errors``, ``formats``, ``namespaces``).
 Never imports the engine or the web layer: a build needs no server. (The web layer imports ``diagram``
