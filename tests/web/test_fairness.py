@@ -170,12 +170,14 @@ def workers_settle(base: str, seconds: float = 10.0) -> float:
 
 def test_workers_started_on_demand_are_retired_when_idle(patient: str) -> None:
     """Two clients each running two slow queries at once need four workers: two are started on demand,
-    and stopped once idle for worker_idle (1 s here)."""
+    and stopped once idle for worker_idle (1 s here). Each query takes ~0.45 s alone (SLOW twice over):
+    the four must overlap even when a loaded machine starts the threads and connections some time apart."""
     before = metrics(patient)
+    slower = SLOW.replace("}} }}", "}} UNION {{ ?a a ?c . ?d ?e ?f }} UNION {{ ?a a ?c . ?d ?e ?f }} }}")
 
     def ask(address: str) -> int:
         with client(address) as one:
-            return one.get(f"{patient}/sparql", params={"query": SLOW.format(next(texts))}).status_code
+            return one.get(f"{patient}/sparql", params={"query": slower.format(next(texts))}).status_code
 
     with ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(ask, ["127.0.0.9", "127.0.0.9", "127.0.0.10", "127.0.0.10"]))
