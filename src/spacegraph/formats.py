@@ -8,6 +8,7 @@ one by any of them (``by_name``). Choosing one from an ``Accept`` header is ``we
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -106,12 +107,14 @@ RESULTS_FORMATS: tuple[ResultsFormat, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=64)  # asked per query, with our own short names
 def rdf_format(name_or_media_type: str) -> RdfFormat | None:
     """The RDF format with this short name, extension, media type (with or without its parameters) or
     alias; None if we have none."""
     return by_name(name_or_media_type, RDF_FORMATS)
 
 
+@functools.lru_cache(maxsize=64)
 def results_format(name_or_media_type: str) -> ResultsFormat | None:
     """The same for results: ``text/csv`` and ``text/csv; charset=utf-8`` are both CSV."""
     return by_name(name_or_media_type, RESULTS_FORMATS)

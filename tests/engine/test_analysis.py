@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from spacegraph.engine.analysis import SHALLOW, analyse, tokens
+from spacegraph.engine.analysis import SHALLOW, analyse, read_simple, tokens
 from spacegraph.web.limits import MAX_NESTING, too_deep
 
 WIKIDATA = "https://query.wikidata.org/sparql"
@@ -187,3 +187,84 @@ def test_unterminated_iris_and_strings_are_read_in_linear_time() -> None:
         "        analyse('SELECT * { ?s ?p ' + opener + body)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+# --- the simplest queries (read_simple): what may be evaluated at once ---------------------------------
+
+EX = "http://example.org/"
+SIMPLE = [
+    (f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o }}", "select", [(f"{EX}s", None, None)], False),
+    (
+        f"PREFIX ex: <{EX}> SELECT DISTINCT ?p WHERE {{ ex:s ?p ?o ; a ?c , ex:C . ex:t ex:p 'a'@en, \"b\"^^ex:T, 3 }}",
+        "select",
+        [
+            (f"{EX}s", None, None),
+            (f"{EX}s", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", None),
+            (f"{EX}s", "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", f"{EX}C"),
+            (f"{EX}t", f"{EX}p", None),
+            (f"{EX}t", f"{EX}p", None),
+            (f"{EX}t", f"{EX}p", None),
+        ],
+        True,
+    ),
+    (f"ask {{ <{EX}s> <{EX}p> true }}", "ask", [(f"{EX}s", f"{EX}p", None)], False),
+    (f"SELECT * {{ <{EX}s> ?p ?o ; }} LIMIT 10", "select", [(f"{EX}s", None, None)], False),
+    (f"SELECT * {{ <{EX}s> ?p ?o }} LIMIT 10 OFFSET 5 # a comment\n", "select", [(f"{EX}s", None, None)], True),
+    (f"PREFIX : <{EX}> SELECT ?o {{ :s :p ?o . }}", "select", [(f"{EX}s", f"{EX}p", None)], False),
+]
+
+
+@pytest.mark.parametrize(("text", "form", "patterns", "dropping"), SIMPLE)
+def test_the_simplest_queries_are_read_with_their_patterns(
+    text: str, form: str, patterns: list[tuple[str, str | None, str | None]], dropping: bool
+) -> None:
+    """What ``read_simple`` says agrees with ``analyse`` (form, no SERVICE, nothing volatile, readable),
+    and pyoxigraph reads the text too."""
+    import pyoxigraph as ox
+
+    simple = read_simple(text)
+    assert simple is not None and simple.simple is not None
+    assert (simple.simple.form, list(simple.simple.patterns), simple.simple.dropping) == (form, patterns, dropping)
+    general = analyse(text)
+    assert (simple.form, simple.volatile, simple.services, simple.unreadable, simple.mentions_service) == (
+        general.form,
+        general.volatile,
+        general.services,
+        general.unreadable,
+        general.mentions_service,
+    )
+    assert simple.depth == 1 and not too_deep(simple)
+    ox.Store().query(text)  # no syntax error
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT ?p ?o WHERE { ?s ?p ?o }",  # a variable subject
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o FILTER(?o) }}",
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o OPTIONAL {{ ?o ?q ?r }} }}",
+        f"SELECT ?p ?o WHERE {{ GRAPH ?g {{ <{EX}s> ?p ?o }} }}",
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o }} ORDER BY ?o",
+        f"SELECT ?p ?o FROM <{EX}g> WHERE {{ <{EX}s> ?p ?o }}",
+        f"SELECT (COUNT(*) AS ?n) WHERE {{ <{EX}s> ?p ?o }}",
+        f"SELECT ?o WHERE {{ <{EX}s> <{EX}p>/<{EX}q> ?o }}",  # a path
+        f"SELECT ?o WHERE {{ <{EX}s> <{EX}p>* ?o }}",
+        f"SELECT ?p WHERE {{ <{EX}s> ?p [ ?q ?r ] }}",  # a blank node
+        "SELECT ?p WHERE { _:b ?p ?o }",
+        f"CONSTRUCT {{ <{EX}s> ?p ?o }} WHERE {{ <{EX}s> ?p ?o }}",
+        f"DESCRIBE <{EX}s>",
+        "SELECT ?p ?o WHERE { <s> ?p ?o }",  # a relative IRI
+        f"BASE <{EX}> SELECT ?p ?o WHERE {{ <s> ?p ?o }}",
+        "SELECT ?p ?o WHERE { ex:s ?p ?o }",  # a prefix not declared
+        f"PREFIX ex: <{EX}> SELECT ?p ?o WHERE {{ ex:s\\-t ?p ?o }}",  # an escape
+        f"SELECT ?p ?o WHERE {{ <{EX}service> ?p ?o }}",  # the word SERVICE, anywhere
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o",  # unfinished
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o <{EX}t> ?q ?r }}",  # no dot between triples
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o }} LIMIT",
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o }} VALUES ?p {{ <{EX}p> }}",
+        f"SELECT ?p ?o WHERE {{ <{EX}s> ?p ?o }} ~",  # a character no terminal starts with
+        f"INSERT DATA {{ <{EX}s> <{EX}p> <{EX}o> }}",
+    ],
+)
+def test_anything_else_is_not_read_as_simple(text: str) -> None:
+    assert read_simple(text) is None

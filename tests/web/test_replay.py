@@ -83,6 +83,7 @@ def test_what_can_change_an_answer_gets_its_own(base: str, headers: dict[str, st
 
 def test_the_software_and_connection_of_a_client_do_not_matter(base: str) -> None:
     first = httpx.get(f"{base}/sparql", params={"query": POINT + " LIMIT 3"}, headers=JSON)
+    httpx.get(f"{base}/sparql", params={"query": POINT + " LIMIT 3"}, headers=JSON)  # kept on its second coming
     before = replayed(base)
     other = httpx.get(
         f"{base}/sparql", params={"query": POINT + " LIMIT 3"}, headers={**JSON, "User-Agent": "another/1.0"}

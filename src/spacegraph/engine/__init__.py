@@ -2,8 +2,8 @@
 
 Here: the one analysis of a query text (``analysis``: form, nesting, SERVICE calls, volatility), the
 SERVICE policy and the network sandbox (``security``), the backends behind one interface (``store``:
-embedded pyoxigraph or a remote SPARQL endpoint), the pool of killable worker processes (``pool``) and
-what runs inside them (``workers``).
+embedded pyoxigraph or a remote SPARQL endpoint), the pool of killable worker processes (``pool``),
+what runs inside them (``workers``), and the cheap queries evaluated without them (``inline``).
 
 May import: the shared modules (``spacegraph``, ``config``, ``errors``, ``formats``, ``namespaces``).
 Never imports publishing or the web layer. The worker processes import only ``workers``, ``analysis``,

@@ -55,6 +55,21 @@ class ServiceCall:
     column: int
 
 
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+LITERALS = frozenset({"string1", "string2", "long1", "long2", "number"})
+Pattern = tuple[str, str | None, str | None]  # subject IRI; predicate and object IRIs, None where not an IRI
+
+
+@dataclass(frozen=True)
+class Simple:
+    """A query of the simplest shape (``read_simple``): its triple patterns, and whether rows may be dropped
+    after being made (DISTINCT, REDUCED, OFFSET), so that fewer come out than are made."""
+
+    form: str  # select or ask
+    patterns: tuple[Pattern, ...]
+    dropping: bool
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What one reading of a query text found (see the module's docstring)."""
@@ -67,6 +82,7 @@ class Analysis:
     unreadable: str | None  # why the text cannot be read with certainty, with the line and column; or None
     volatile: bool  # two runs can give different answers: a volatile function or a SERVICE call
     hash_iri_ends: tuple[int, ...] = ()  # where IRIs holding "#" end, when the text mentions SERVICE
+    simple: Simple | None = None  # a query of the simplest shape, as ``read_simple`` reads it
 
     @property
     def kind(self) -> str:
@@ -361,3 +377,137 @@ def analyse(text: str) -> Analysis:
         volatile=volatile or mentions,
         hash_iri_ends=hash_iri_ends,
     )
+
+
+# --- simple queries -----------------------------------------------------------------------------------
+
+
+def read_simple(text: str) -> Analysis | None:
+    """The analysis of a SELECT or ASK whose WHERE clause is one block of triple patterns, each with an IRI
+    for its subject, and nothing else (no FILTER, OPTIONAL, UNION, GRAPH, paths, subqueries, dataset
+    clauses, expressions, GROUP BY, ORDER BY); the modifiers allowed are DISTINCT, REDUCED, LIMIT and
+    OFFSET. Its patterns are in ``Analysis.simple``. None for any other text, and wherever it does not
+    read plainly (an escape, the word SERVICE anywhere, a BASE, a relative IRI, a prefix not declared):
+    ``analyse`` reads those. Such a query makes at most as many rows as the counts of its patterns'
+    matches multiply to: how ``engine.inline`` knows it is cheap before it runs.
+
+    The text is lexed with ``tokens``' terminals but without its guards, which this grammar makes
+    needless: it has no parentheses (where ``<`` is ambiguous) and no SERVICE. What ``analyse`` would
+    find in such a text is known from the grammar: one group (depth 1), no SERVICE, nothing volatile
+    (no function is called)."""
+    if "\\" in text or SERVICE in text.casefold():
+        return None
+    found = [(match.lastgroup or "", match.group()) for match in token_pattern().finditer(text)]
+    if sum(len(token) for _, token in found) != len(text):
+        return None  # the matches, in order and apart, leave a gap: a character no terminal starts with
+    stream = [token for token in found if token[0] != "ws" and token[0] != "comment"]
+    stream.append(("end", ""))
+    try:
+        simple = _read_simple(stream)
+    except (_NotSimple, IndexError):
+        return None
+    return Analysis(text, simple.form, 1, False, (), None, False, simple=simple)
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _read_simple(stream: list[tuple[str, str]]) -> Simple:
+    """``simple``'s grammar over the tokens (the last one ``("end", "")``); _NotSimple at anything else."""
+    prefixes: dict[str, str] = {}
+
+    def iri(kind: str, text: str) -> str:
+        if kind == "iri":
+            value = iri_value(text)
+        elif kind == "pname":
+            prefix, _, local = text.partition(":")
+            if prefix not in prefixes:
+                raise _NotSimple
+            value = prefixes[prefix] + local  # no escapes: read_simple leaves texts with a backslash
+        else:
+            raise _NotSimple
+        if ":" not in value:  # relative: its resolution is the parser's business
+            raise _NotSimple
+        return value
+
+    at = 0
+    kind, text = stream[0]
+    while kind == "word" and text.casefold() == "prefix":
+        name_kind, name = stream[at + 1]
+        if name_kind != "pname" or not name.endswith(":"):
+            raise _NotSimple
+        prefixes[name[:-1]] = iri(*stream[at + 2])
+        at += 3
+        kind, text = stream[at]
+    form = text.casefold() if kind == "word" else ""
+    dropping = False
+    at += 1
+    if form == "select":
+        kind, text = stream[at]
+        if kind == "word" and text.casefold() in ("distinct", "reduced"):
+            dropping = True
+            at += 1
+        if stream[at][1] == "*":
+            at += 1
+        elif stream[at][0] != "var":
+            raise _NotSimple
+        while stream[at][0] == "var":
+            at += 1
+    elif form != "ask":
+        raise _NotSimple
+    kind, text = stream[at]
+    if kind == "word" and text.casefold() == "where":
+        at += 1
+    if stream[at][1] != "{":
+        raise _NotSimple
+    at += 1
+    patterns: list[Pattern] = []
+    while stream[at][1] != "}":  # triples: a subject, then verbs and their objects, with ; and ,
+        subject = iri(*stream[at])
+        at += 1
+        while True:
+            kind, text = stream[at]
+            at += 1
+            verb = None if kind == "var" else RDF_TYPE if kind == "word" and text == "a" else iri(kind, text)
+            while True:
+                kind, text = stream[at]
+                at += 1
+                obj: str | None = None
+                if kind == "iri" or kind == "pname":
+                    obj = iri(kind, text)
+                elif kind in LITERALS:
+                    if kind != "number":
+                        following = stream[at]
+                        if following[0] == "langtag":
+                            at += 1
+                        elif following[1] == "^^":
+                            iri(*stream[at + 1])
+                            at += 2
+                elif kind != "var" and not (kind == "word" and text in ("true", "false")):
+                    raise _NotSimple
+                patterns.append((subject, verb, obj))
+                if stream[at][1] != ",":
+                    break
+                at += 1
+            if stream[at][1] != ";":
+                break
+            while stream[at][1] == ";":
+                at += 1
+            if stream[at][1] in (".", "}"):
+                break
+        if stream[at][1] == ".":
+            at += 1
+        elif stream[at][1] != "}":
+            raise _NotSimple
+    at += 1
+    kind, text = stream[at]
+    while kind == "word" and text.casefold() in ("limit", "offset"):
+        dropping = dropping or text.casefold() == "offset"
+        if stream[at + 1][0] != "number":
+            raise _NotSimple
+        at += 2
+        kind, text = stream[at]
+    if kind != "end" or not patterns:
+        raise _NotSimple
+    return Simple(form, tuple(patterns), dropping)

@@ -155,6 +155,7 @@ class Scheduler:
         self.clock = 0.0  # the virtual time a client arriving after a pause starts at
         # figures for the metrics
         self.evaluations = 0  # evaluations started
+        self.at_once = 0  # of which run at once, outside the turns (``charge``)
         self.shared = 0  # jobs answered by an identical evaluation already in flight
         self.throttled: Counter[str] = Counter()  # refusals by reason: budget, queue-full
         self.wait_counts = [0] * (len(WAIT_BUCKETS) + 1)  # waits per bucket (the last: above them all)
@@ -191,6 +192,22 @@ class Scheduler:
             raise
         self.land(key, own, None, result)
         return result
+
+    def may_run_at_once(self, client: str) -> bool:
+        """Whether ``client`` may have a cheap evaluation run at once, outside the turns (``inline.py``):
+        it has budget left. Its time is then charged with ``charge``; a client without budget is sent
+        the ordinary way, to be refused there."""
+        account = self.accounts.get(client)
+        if account is None or not account.budgeted:
+            return True
+        return account.available(asyncio.get_running_loop().time(), self.policy) > 0
+
+    def charge(self, client: str, seconds: float) -> None:
+        """An evaluation run at once, charged to ``client``'s budget and counted in its turns."""
+        account = self.account(client)
+        account.charge(seconds, asyncio.get_running_loop().time(), self.policy)
+        self.evaluations += 1
+        self.at_once += 1
 
     def land(self, key: Hashable, flight: Flight, error: BaseException | None, result: object = None) -> None:
         """The evaluation is over: identical jobs asked from now on are evaluated anew, and those that

@@ -25,6 +25,7 @@ import pyoxigraph as ox
 from spacegraph.config import Config
 from spacegraph.engine.analysis import analyse
 from spacegraph.engine.endpoint import Client, EndpointError, TooLarge
+from spacegraph.engine.inline import Inline
 from spacegraph.engine.pool import WorkerPool
 from spacegraph.engine.scheduler import Policy, Scheduler
 from spacegraph.engine.workers import (
@@ -117,6 +118,11 @@ class Backend(ABC):
         """The answer, or QueryError: the backend's own evaluation, once the job's turn has come."""
         raise NotImplementedError
 
+    def at_once(self, job: Job, client: str) -> Answer | None:
+        """The answer of a cheap query evaluated at once in this process (``inline.py``), charged to
+        ``client``; None when the query must take ``query``'s way (not cheap, no budget left, refused)."""
+        return None
+
     async def summary(self) -> Summary:
         """The named graphs and their sizes, asked once and kept."""
         if self._summary is None:
@@ -159,6 +165,7 @@ class EmbeddedBackend(Backend):
             sandbox=config.sandbox,
             memory_mb=config.worker_memory_mb,
         )
+        self.inline: Inline | None = None  # the graph in this process too, when small (inline.py)
         cap, idle = config.worker_cap, config.worker_idle
         self.pool = WorkerPool(settings, config.query_workers, config.startup_timeout, most=cap, idle_seconds=idle)
         networked = replace(settings, network=True, cross_check=True)
@@ -169,7 +176,11 @@ class EmbeddedBackend(Backend):
         )
 
     async def start(self) -> None:
-        await self.pool.start()
+        loading = asyncio.create_task(asyncio.to_thread(Inline.load, self.files, self.pool.settings))
+        try:
+            await self.pool.start()
+        finally:
+            self.inline = await loading
         if self.federation is not None:
             try:
                 await self.federation.start()
@@ -184,6 +195,19 @@ class EmbeddedBackend(Backend):
         await self.pool.close()
         if self.federation is not None:
             await self.federation.close()
+
+    def at_once(self, job: Job, client: str) -> Answer | None:
+        if self.inline is None or job.default_graphs is not None or job.named_graphs is not None:
+            return None
+        cheap = job.analysis.simple
+        if cheap is None or not self.scheduler.may_run_at_once(client):
+            return None
+        evaluated = self.inline.answer(job, cheap)
+        if evaluated is None:
+            return None
+        answer, seconds = evaluated
+        self.scheduler.charge(client, seconds)
+        return answer
 
     async def evaluate(self, job: Job) -> Answer:
         reply = await self.pool.run(job, self.config.timeout)

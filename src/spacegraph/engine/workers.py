@@ -277,8 +277,10 @@ def not_acceptable(kind: str) -> Failure:
     return Failure("not-acceptable", f"none of the accepted media types fits; {what} are offered as: {types}")
 
 
-def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure | Checked:
-    """Check the query's SERVICE calls, then evaluate it and serialise the answer (pyoxigraph does both)."""
+def evaluate(store: ox.Store, job: Job, settings: Settings, rows: int | None = None) -> Answer | Failure | Checked:
+    """Check the query's SERVICE calls, then evaluate it and serialise the answer (pyoxigraph does both),
+    of at most ``job.max_rows`` rows (or ``rows``, fewer, when given)."""
+    max_rows = job.max_rows if rows is None else rows
     from spacegraph.engine.security import ServiceRefused, check_services
 
     try:
@@ -311,11 +313,11 @@ def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure 
                 assert isinstance(rerun, ox.QuerySolutions)
                 return rerun
 
-            return solutions_answer(result, fmt.results_format, fmt.media_type, job.max_rows, again)
+            return solutions_answer(result, fmt.results_format, fmt.media_type, max_rows, again)
         rdf = rdf_format(job.rdf_format) if job.rdf_format else None
         if rdf is None:
             return not_acceptable("graph")
-        triples: Iterable[ox.Triple] = limited(result, job.max_rows)
+        triples: Iterable[ox.Triple] = limited(result, max_rows)
         items: Iterable[ox.Triple] | Iterable[ox.Quad] = triples
         if job.graph_name is not None and rdf.keeps_graphs:
             graph = ox.NamedNode(job.graph_name)
@@ -327,7 +329,7 @@ def evaluate(store: ox.Store, job: Job, settings: Settings) -> Answer | Failure 
     except TooManyRows:
         return Failure(
             "too-large",
-            f"the answer has more than {job.max_rows} rows, this endpoint's limit: add a LIMIT, or download the dumps",
+            f"the answer has more than {max_rows} rows, this endpoint's limit: add a LIMIT, or download the dumps",
         )
     except (OSError, RuntimeError, ValueError, TypeError) as error:
         return Failure("failed", f"the query failed: {error}")

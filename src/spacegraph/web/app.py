@@ -23,12 +23,13 @@ from spacegraph.web.deref import LinkedDataRouter, immutable
 from spacegraph.web.discovery import DiscoveryRouter
 from spacegraph.web.fragments import FragmentsRouter
 from spacegraph.web.headers import SecurityHeaders
+from spacegraph.web.lanes import AtOnce, Direct
 from spacegraph.web.limits import RequestLimits
 from spacegraph.web.metrics import Metrics
 from spacegraph.web.operations import Lane, Observer, OperationsRouter, Options, document_errors
 from spacegraph.web.reconcile import ReconciliationRouter
 from spacegraph.web.replay import Replay
-from spacegraph.web.sparql import Direct, SparqlRouter
+from spacegraph.web.sparql import SparqlRouter
 
 DESCRIPTION = """\
 A CNES press release of July 2016 on France-Japan space cooperation, published as a knowledge graph.
@@ -105,7 +106,8 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
             direct, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
         )
         observer = Observer(replay, config=config, metrics=metrics, routes=app)
-        app.lane = Lane(observer, replay)  # the server's protocol answers replays itself (server.py)
+        at_once = AtOnce(sparql, replay, direct, config, GZIP_MINIMUM)
+        app.lane = Lane(observer, replay, at_once)  # the server's protocol answers these itself (server.py)
         return observer
 
     app.wrap = front

@@ -14,7 +14,9 @@
 ``spacegraph_query_workers_started_total``            evaluation processes started (at start, on demand,
                                                       replacements); ``_retired_total``: stopped when idle
 ``spacegraph_evaluations_total``                      evaluations started; ``_shared_total``: jobs answered
-                                                      by an identical evaluation already in flight
+                                                      by an identical evaluation already in flight;
+                                                      ``_at_once_total``: cheap queries evaluated in the server
+                                                      process itself (``engine/inline.py``)
 ``spacegraph_evaluations_running``                    evaluations running now
 ``spacegraph_query_queue_length``                     evaluations waiting for their turn now
 ``spacegraph_query_wait_seconds``                     histogram of the time evaluations waited for their turn
@@ -78,6 +80,11 @@ class BackendCollector(Collector):
 
 def scheduler_metrics(scheduler: Scheduler) -> Iterator[Metric]:
     yield CounterMetricFamily("spacegraph_evaluations", "Evaluations started.", value=scheduler.evaluations)
+    yield CounterMetricFamily(
+        "spacegraph_evaluations_at_once",
+        "Evaluations of cheap queries run at once in the server process, without a worker.",
+        value=scheduler.at_once,
+    )
     yield CounterMetricFamily(
         "spacegraph_evaluations_shared",
         "Jobs answered by an identical evaluation already in flight, without one of their own.",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -30,7 +30,7 @@ from spacegraph.engine.store import Backend, EmbeddedBackend, Job, QueryError
 from spacegraph.web import accesslog
 from spacegraph.web.limits import CALLER, CLIENT, REJECTED, body_limit, client_address
 from spacegraph.web.metrics import Metrics
-from spacegraph.web.replay import Replay
+from spacegraph.web.replay import Replay, Replayed
 
 READY_TIMEOUT = 3.0  # seconds the external endpoint has to answer the readiness probe
 NO_STORE = {"Cache-Control": "no-store"}
@@ -295,16 +295,24 @@ class Lane:
     as soon as its head has arrived — its header fields and body as bytes — and counted and logged as the
     observer would. None: the request takes the ASGI path."""
 
-    def __init__(self, observer: Observer, replay: Replay) -> None:
+    def __init__(
+        self, observer: Observer, replay: Replay, at_once: Callable[[Scope], Replayed | None] | None = None
+    ) -> None:
         self.observer = observer
         self.replay = replay
+        self.at_once = at_once
 
     def __call__(self, scope: Scope) -> bytes | None:
         begin = time.perf_counter()
         replayed = self.replay.hit(scope)
-        if replayed is None:
-            return None
         observer = self.observer
+        if replayed is None:
+            answered = self.at_once(scope) if self.at_once is not None else None
+            if answered is None:
+                return None
+            logged = observer.sink is not None or accesslog.log.isEnabledFor(logging.INFO)
+            observer.record(scope, 200, answered.size, time.perf_counter() - begin, logged, "", b"")
+            return answered.raw
         seconds = time.perf_counter() - begin
         scope["route"] = replayed.route  # what routing set the first time: its label without a search
         if observer.sink is None:  # no log of its own: counted, and logged only for a listener

@@ -64,6 +64,7 @@ IGNORED = frozenset(
 )
 REFUSING_DIRECTIVES = ("no-store", "no-cache", "private")
 METHODS = frozenset({"GET", "HEAD"})
+SIGHTINGS = 16384  # requests the doorkeeper remembers having answered once (then it starts anew)
 Key = tuple[Any, ...]
 
 
@@ -126,6 +127,7 @@ class Replay:
         self.metrics = metrics
         self.immutable = immutable
         self.config = config
+        self.sighted: set[int] = set()  # hashes of the requests answered once (``keep``'s doorkeeper)
         self.kept: LruCache[Key, Replayed] = LruCache(
             config.cache_bytes // 2, weight=lambda replayed: replayed.cost, largest=config.cache_bytes // 16
         )
@@ -181,7 +183,20 @@ class Replay:
 
         await self.app(scope, receive, watched_send)
         if keep and start is not None:
-            body = b"".join(parts)
-            cost = cost_of(identity, start, body)
-            self.kept.put(identity, Replayed(start, raw_answer(start, body), len(body), scope.get("route"), cost))
-            self.metrics.replay_bytes.set(self.kept.used)
+            self.keep(identity, start, b"".join(parts), scope.get("route"))
+
+    def keep(self, identity: Key, start: Message, body: bytes, route: Any, again: bool = False) -> Replayed:
+        """Keep an answer to replay (if it fits the budget), and give it as kept. With ``again``, only if
+        the same request was answered before (a doorkeeper: a stream of one-off queries then leaves the
+        answers asked again in place, and costs no memory)."""
+        if again:
+            sighting = hash(identity)
+            if sighting not in self.sighted:
+                if len(self.sighted) >= SIGHTINGS:
+                    self.sighted.clear()
+                self.sighted.add(sighting)
+                return Replayed(start, raw_answer(start, body), len(body), route, 0)
+        replayed = Replayed(start, raw_answer(start, body), len(body), route, cost_of(identity, start, body))
+        self.kept.put(identity, replayed)
+        self.metrics.replay_bytes.set(self.kept.used)
+        return replayed

@@ -38,21 +38,20 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import NoMatchFound
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from spacegraph import __version__
 from spacegraph.config import Config
-from spacegraph.engine.analysis import analyse
+from spacegraph.engine.analysis import Analysis, analyse
 from spacegraph.engine.store import Answer, Backend, Job, QueryError, Summary
 from spacegraph.formats import RDF_FORMATS, RESULTS_FORMATS, RdfFormat, ResultsFormat, bare, by_name, media_types
 from spacegraph.namespaces import PREFIXES
@@ -346,30 +345,47 @@ class SparqlRouter(APIRouter):
             if params.format is None and prefers_html(request.headers.get("accept")):
                 return await query_ui(request)  # a browser: the query UI
             return await self.description(request, backend, params.format)
+        job = self.job_for(params, request.headers.get("accept"), request.method, request.scope)
+        if isinstance(job, Response):
+            return job
+        return await self.answer(request, backend, job, cacheable=not job.analysis.volatile)
+
+    def job_for(self, params: Parameters, accept: str | None, method: str, scope: Scope) -> Job | Response:
+        """The job of a request with one query, or the answer refusing it (too large, too deep, a bad
+        graph IRI, no format fits). The analysis is left in the scope, for the log."""
         if len(params.queries) > 1:
             return bad_request("more than one query parameter")
         query = params.queries[0]
         if len(query.encode("utf-8")) > self.config.max_query_bytes:
-            return too_large(414 if request.method != "POST" else 413, self.config.max_query_bytes)
-        analysis = request.scope[ANALYSIS] = analyse(query)
+            return too_large(414 if method != "POST" else 413, self.config.max_query_bytes)
+        analysis = scope[ANALYSIS] = analyse(query)
         if (deep := too_deep(analysis)) is not None:
             return bad_request(deep)
         for iris in (params.default_graphs, params.named_graphs):
             if (problem := graph_iris(iris)) is not None:
                 return bad_request(problem)
-        accept = request.headers.get("accept")
         if params.format is not None:
             results = by_name(params.format, RESULTS_FORMATS, RESULTS_ALIASES)
             rdf = by_name(params.format, RDF_FORMATS, RDF_ALIASES)
             if results is None and rdf is None:
                 names = ", ".join(f.name for f in ALL_FORMATS)
                 return plain(406, f"unknown format {params.format!r}; use one of {names}, or a media type")
-        else:
-            results, rdf = negotiate(accept, RESULTS_FORMATS), negotiate(accept, RDF_FORMATS)
-            if results is None and rdf is None:
-                offered = media_types(ALL_FORMATS)
-                return plain(406, f"none of the accepted media types fits; this endpoint offers: {offered}")
-        job = Job(
+            return self.job(analysis, params, results, rdf)
+        job = self.negotiated_job(analysis, params, accept)
+        if job is None:
+            offered = media_types(ALL_FORMATS)
+            return plain(406, f"none of the accepted media types fits; this endpoint offers: {offered}")
+        return job
+
+    def negotiated_job(self, analysis: Analysis, params: Parameters, accept: str | None) -> Job | None:
+        """The job with the formats ``accept`` asks for, or None when none fits."""
+        results, rdf = negotiate(accept, RESULTS_FORMATS), negotiate(accept, RDF_FORMATS)
+        if results is None and rdf is None:
+            return None
+        return self.job(analysis, params, results, rdf)
+
+    def job(self, analysis: Analysis, params: Parameters, results: ResultsFormat | None, rdf: RdfFormat | None) -> Job:
+        return Job(
             analysis,
             default_graphs=params.default_graphs,
             named_graphs=params.named_graphs,
@@ -377,11 +393,9 @@ class SparqlRouter(APIRouter):
             rdf_format=rdf.name if rdf else None,
             max_rows=self.config.max_rows,
         )
-        return await self.answer(request, backend, job, cacheable=not analysis.volatile)
 
     async def answer(self, request: Request, backend: Backend, job: Job, cacheable: bool) -> Response:
-        identity = (job.query, job.default_graphs, job.named_graphs, job.results_format, job.rdf_format)
-        etag = self.etag(backend, *identity, job.max_rows, job.graph_name) if cacheable else None
+        etag = self.etag_of(backend, job) if cacheable else None
         if (
             etag is not None
             and request.method in ("GET", "HEAD")
@@ -397,6 +411,10 @@ class SparqlRouter(APIRouter):
             if etag is not None:
                 self.cache.put(etag, answer)
         return self.respond(request, answer.media_type, answer.body, etag)
+
+    def etag_of(self, backend: Backend, job: Job) -> str | None:
+        identity = (job.query, job.default_graphs, job.named_graphs, job.results_format, job.rdf_format)
+        return self.etag(backend, *identity, job.max_rows, job.graph_name)
 
     def etag(self, backend: Backend, *request: object) -> str | None:
         if backend.fingerprint is None:
@@ -481,49 +499,6 @@ class SparqlRouter(APIRouter):
 
     async def store_write(self) -> Response:
         return method_not_allowed("GET, HEAD, OPTIONS", "the graph store is read-only")
-
-
-class Direct:
-    """The protocol's requests (GET, HEAD and POST of ``/sparql``, GET and HEAD of ``/store``) taken straight
-    to their handlers: through the app's own middlewares (security headers, CORS, request limits,
-    compression: ``app.user_middleware``, built the same way), but without FastAPI's error, telemetry and
-    body-limit layers, route matching or dependency solving, which cost a third of a new query's time in
-    the server. The scope gets what routing would have set (the app, its router, the route). Every other
-    request goes to ``stack``, the app's whole middleware stack."""
-
-    def __init__(self, stack: ASGIApp, router: SparqlRouter, app: FastAPI) -> None:
-        self.stack = stack
-        self.app = app
-        self.handlers: dict[tuple[str, str], Callable[[Request, Backend], Awaitable[Response]]] = {
-            ("/sparql", "GET"): router.sparql_get,
-            ("/sparql", "HEAD"): router.sparql_get,
-            ("/sparql", "POST"): router.sparql_post,
-            ("/store", "GET"): router.store_get,
-            ("/store", "HEAD"): router.store_get,
-        }
-        self.routes = {
-            (route.path, method): route
-            for route in router.routes
-            if isinstance(route, APIRoute)
-            for method in route.methods or ()
-            if (route.path, method) in self.handlers
-        }
-        chain: ASGIApp = self.endpoint
-        for cls, args, kwargs in reversed(app.user_middleware):
-            chain = cls(chain, *args, **kwargs)
-        self.chain = chain
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (scope["path"], scope["method"]) in self.handlers:
-            await self.chain(scope, receive, send)
-        else:
-            await self.stack(scope, receive, send)
-
-    async def endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
-        which = (scope["path"], scope["method"])
-        scope["app"], scope["router"], scope["route"] = self.app, self.app.router, self.routes[which]
-        response = await self.handlers[which](Request(scope, receive), self.app.state.backend)
-        await response(scope, receive, send)
 
 
 def service_description(

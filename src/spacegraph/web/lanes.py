@@ -1,0 +1,219 @@
+"""The SPARQL protocol's fast lanes beside the app's whole stack.
+
+``Direct`` takes the protocol's requests straight to the router's handlers, through the app's own
+middlewares but without FastAPI's routing and dependency solving.
+
+``AtOnce`` answers new cheap queries as soon as their request's head has arrived, like a replayed
+answer. Replay (``replay.py``) makes a repeated query cost what uvicorn costs; a query never seen before
+still took the whole way: an ASGI task, the middleware stack, the scheduler, a worker process and back —
+~0.5 ms of the server's time for a point lookup whose evaluation takes ~40 µs. ``AtOnce`` answers the
+cheapest of them from the server's protocol (``server.py``, through ``operations.Lane``), with no task:
+a ``GET /sparql`` with one ``query`` parameter, which the embedded backend can evaluate at once
+(``engine/inline.py``: triple patterns with IRI subjects, bounded before they run), on an immutable graph.
+
+The answer is the one the stack would give, byte for byte (``tests/web/test_lanes.py`` compares them):
+the router's job, ETag, answer cache and header fields, passed once per media type through the app's
+own middlewares (``AtOnce.shape``). An answer of ``GZIP_MINIMUM`` bytes or more goes the ordinary way,
+where compression has its say in the header fields, and finds it in the answer cache. Replay keeps an
+answer given at once when the same request comes a second time (a stream of one-off queries would
+otherwise push out the answers asked again, and hold memory for nothing). Everything else takes the
+ordinary way: another method, path or parameter, a request the limits refuse, a conditional request,
+an ``Origin`` (CORS), a query that is not cheap, a client out of budget, an evaluation that fails (its
+error is the worker's to give).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import cast
+from urllib.parse import unquote_plus
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from spacegraph.config import Config
+from spacegraph.engine.analysis import read_simple
+from spacegraph.engine.store import Backend
+from spacegraph.web.accesslog import ANALYSIS
+from spacegraph.web.limits import client_address, head_refusal
+from spacegraph.web.replay import Replay, Replayed, key
+from spacegraph.web.sparql import Parameters, SparqlRouter
+
+
+class Direct:
+    """The protocol's requests (GET, HEAD and POST of ``/sparql``, GET and HEAD of ``/store``) taken straight
+    to their handlers: through the app's own middlewares (security headers, CORS, request limits,
+    compression: ``app.user_middleware``, built the same way), but without FastAPI's error, telemetry and
+    body-limit layers, route matching or dependency solving, which cost a third of a new query's time in
+    the server. The scope gets what routing would have set (the app, its router, the route). Every other
+    request goes to ``stack``, the app's whole middleware stack."""
+
+    def __init__(self, stack: ASGIApp, router: SparqlRouter, app: FastAPI) -> None:
+        self.stack = stack
+        self.app = app
+        self.handlers: dict[tuple[str, str], Callable[[Request, Backend], Awaitable[Response]]] = {
+            ("/sparql", "GET"): router.sparql_get,
+            ("/sparql", "HEAD"): router.sparql_get,
+            ("/sparql", "POST"): router.sparql_post,
+            ("/store", "GET"): router.store_get,
+            ("/store", "HEAD"): router.store_get,
+        }
+        self.routes = {
+            (route.path, method): route
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+            if (route.path, method) in self.handlers
+        }
+        self.chain = self.wrapped(self.endpoint)
+
+    def wrapped(self, endpoint: ASGIApp) -> ASGIApp:
+        """``endpoint`` inside the app's own middlewares, as the protocol's handlers are."""
+        chain = endpoint
+        for cls, args, kwargs in reversed(self.app.user_middleware):
+            chain = cls(chain, *args, **kwargs)
+        return chain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["path"], scope["method"]) in self.handlers:
+            await self.chain(scope, receive, send)
+        else:
+            await self.stack(scope, receive, send)
+
+    async def endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        which = (scope["path"], scope["method"])
+        scope["app"], scope["router"], scope["route"] = self.app, self.app.router, self.routes[which]
+        response = await self.handlers[which](Request(scope, receive), self.app.state.backend)
+        await response(scope, receive, send)
+
+
+PATH = "/sparql"
+# Header fields that change the way an answer is given: its conditions (304), CORS, a body.
+ORDINARY_WAY = frozenset({b"origin", b"if-none-match", b"if-modified-since", b"content-length", b"transfer-encoding"})
+ONLY_QUERY = Parameters(queries=("",), update=False, default_graphs=None, named_graphs=None, format=None)
+PLACEHOLDER = "placeholder"  # the ETag in the header fields made once per media type (``fields``)
+
+
+def only_query(query_string: bytes) -> str | None:
+    """The query, when the query string is one ``query`` parameter, decoded as Starlette decodes it
+    (``parse_qsl`` on the string read as Latin-1); None for any other query string."""
+    if not query_string.startswith(b"query=") or b"&" in query_string:
+        return None
+    return unquote_plus(query_string[6:].decode("latin-1"))
+
+
+class AtOnce:
+    """The server's lane for new cheap queries: the request's scope → the answer, or None."""
+
+    def __init__(self, router: SparqlRouter, replay: Replay, direct: Direct, config: Config, gzip_minimum: int) -> None:
+        self.router = router
+        self.replay = replay
+        self.direct = direct
+        self.app = direct.app
+        self.config = config
+        self.route = direct.routes[(PATH, "GET")]
+        self.gzip_minimum = gzip_minimum
+        self.shapes: dict[str, list[tuple[bytes, bytes]]] = {}  # header fields by media type (``fields``)
+
+    def __call__(self, scope: Scope) -> Replayed | None:
+        if scope["method"] != "GET" or scope["path"] != PATH:
+            return None
+        state = self.app.state
+        if not getattr(state, "immutable", False):
+            return None
+        accept: str | None = None
+        for name, value in scope["headers"]:
+            if name in ORDINARY_WAY:
+                return None
+            if name == b"accept" and accept is None:
+                accept = value.decode("latin-1")
+        config = self.config
+        query = only_query(scope["query_string"])
+        if query is None or len(query) > config.max_query_bytes or head_refusal(scope, config) is not None:
+            return None
+        if len(query.encode("utf-8")) > config.max_query_bytes:
+            return None
+        analysis = read_simple(query)
+        if analysis is None:
+            return None
+        router = self.router
+        job = router.negotiated_job(analysis, ONLY_QUERY, accept)
+        if job is None:
+            return None
+        backend = state.backend
+        etag = router.etag_of(backend, job)
+        if etag is None:
+            return None
+        answer = router.cache.get(etag)
+        if answer is None:
+            answer = backend.at_once(job, client_address(scope))
+            if answer is None:
+                return None
+        body = answer.body
+        if len(body) >= self.gzip_minimum:
+            router.cache.put(etag, answer)
+            return None  # compression has its say in its header fields: the ordinary way, from the cache
+        identity = key(scope)
+        if identity is None:
+            return None
+        scope[ANALYSIS] = analysis
+        scope["route"] = self.route
+        start = {"type": "http.response.start", "status": 200, "headers": self.fields(answer.media_type, etag, body)}
+        return self.replay.keep(identity, start, body, self.route, again=True)
+
+    def fields(self, media_type: str, etag: str, body: bytes) -> list[tuple[bytes, bytes]]:
+        """The header fields the router and the middlewares give such an answer (``shape``), filled in."""
+        shape = self.shapes.get(media_type)
+        if shape is None:
+            shape = self.shapes[media_type] = self.shape(media_type)
+        return [
+            (name, etag.encode() if name == b"etag" else b"%d" % len(body) if name == b"content-length" else value)
+            for name, value in shape
+        ]
+
+    def shape(self, media_type: str) -> list[tuple[bytes, bytes]]:
+        """The header fields of an empty answer of this media type with a placeholder ETag, as the app's
+        own middlewares leave them (CORS's ``Vary``, the security headers…): the router's response sent
+        through them once. None of them waits for anything but the response, so the coroutine is driven
+        to its end here, without the event loop."""
+        started: list[Message] = []
+
+        async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+            headers = self.router.cache_headers(PLACEHOLDER)
+            await Response(b"", media_type=media_type, headers=headers)(scope, receive, send)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.append(message)
+
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": PATH,
+            "raw_path": PATH.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [],
+            "client": ("127.0.0.1", 0),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        running = cast(Coroutine[object, object, None], self.direct.wrapped(endpoint)(scope, receive, send))
+        try:
+            running.send(None)
+        except StopIteration:
+            pass
+        else:
+            running.close()
+            raise RuntimeError("the middlewares waited for something while sending a made answer")
+        if len(started) != 1 or started[0]["status"] != 200:
+            raise RuntimeError(f"the middlewares changed a made answer: {started}")
+        return list(started[0]["headers"])
