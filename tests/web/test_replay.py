@@ -22,7 +22,8 @@ from tests.servers import oxigraph_server
 from tests.support import running
 from tests.web.test_operations import sample
 
-POINT = "SELECT ?p ?o WHERE { <https://w3id.org/spacegraph/id/jaxa> ?p ?o }"
+# Not a query answered at once (a FILTER: see test_lanes.py), which replay keeps on its second coming.
+POINT = "SELECT ?p ?o WHERE { <https://w3id.org/spacegraph/id/jaxa> ?p ?o FILTER(BOUND(?o)) }"
 JSON = {"Accept": "application/sparql-results+json", "Accept-Encoding": "identity"}  # httpx asks for gzip
 
 
@@ -83,7 +84,6 @@ def test_what_can_change_an_answer_gets_its_own(base: str, headers: dict[str, st
 
 def test_the_software_and_connection_of_a_client_do_not_matter(base: str) -> None:
     first = httpx.get(f"{base}/sparql", params={"query": POINT + " LIMIT 3"}, headers=JSON)
-    httpx.get(f"{base}/sparql", params={"query": POINT + " LIMIT 3"}, headers=JSON)  # kept on its second coming
     before = replayed(base)
     other = httpx.get(
         f"{base}/sparql", params={"query": POINT + " LIMIT 3"}, headers={**JSON, "User-Agent": "another/1.0"}

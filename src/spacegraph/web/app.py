@@ -44,6 +44,7 @@ A CNES press release of July 2016 on France-Japan space cooperation, published a
 """
 
 GZIP_MINIMUM = 1024  # bytes: smaller answers are sent as they are
+GZIP_IN_THREAD = 128 * 1024  # bytes: larger answers are compressed in a thread (Starlette's default)
 
 
 def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
@@ -83,7 +84,7 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
     linked = LinkedDataRouter(config)
     app.include_router(linked)  # our IRIs, the pages, the published files
     app.include_router(DiscoveryRouter(linked))  # /.well-known/void, /robots.txt, /sitemap.xml
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, thread_minimum_size=GZIP_IN_THREAD)
     app.add_middleware(Options, routes=app)  # a plain OPTIONS: 204 with Allow
     app.add_middleware(RequestLimits, config=config)  # inside CORS: a 413 or 429 is readable by a browser
     app.add_middleware(
@@ -106,7 +107,7 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
             direct, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
         )
         observer = Observer(replay, config=config, metrics=metrics, routes=app)
-        at_once = AtOnce(sparql, replay, direct, config, GZIP_MINIMUM)
+        at_once = AtOnce(sparql, replay, direct, config, GZIP_MINIMUM, GZIP_IN_THREAD)
         app.lane = Lane(observer, replay, at_once)  # the server's protocol answers these itself (server.py)
         return observer
 

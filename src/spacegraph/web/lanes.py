@@ -12,9 +12,9 @@ a ``GET /sparql`` with one ``query`` parameter, which the embedded backend can e
 (``engine/inline.py``: triple patterns with IRI subjects, bounded before they run), on an immutable graph.
 
 The answer is the one the stack would give, byte for byte (``tests/web/test_lanes.py`` compares them):
-the router's job, ETag, answer cache and header fields, passed once per media type through the app's
-own middlewares (``AtOnce.shape``). An answer of ``GZIP_MINIMUM`` bytes or more goes the ordinary way,
-where compression has its say in the header fields, and finds it in the answer cache. Replay keeps an
+the router's job, ETag, answer cache and header fields, passed once per media type and size through
+the app's own middlewares (``AtOnce.shape``); an answer to be compressed is passed through them itself.
+Replay keeps an
 answer given at once when the same request comes a second time (a stream of one-off queries would
 otherwise push out the answers asked again, and hold memory for nothing). Everything else takes the
 ordinary way: another method, path or parameter, a request the limits refuse, a conditional request,
@@ -93,7 +93,7 @@ PATH = "/sparql"
 # Header fields that change the way an answer is given: its conditions (304), CORS, a body.
 ORDINARY_WAY = frozenset({b"origin", b"if-none-match", b"if-modified-since", b"content-length", b"transfer-encoding"})
 ONLY_QUERY = Parameters(queries=("",), update=False, default_graphs=None, named_graphs=None, format=None)
-PLACEHOLDER = "placeholder"  # the ETag in the header fields made once per media type (``fields``)
+PLACEHOLDER = "placeholder"  # the ETag in the header fields made once per media type (``shape``)
 
 
 def only_query(query_string: bytes) -> str | None:
@@ -107,15 +107,24 @@ def only_query(query_string: bytes) -> str | None:
 class AtOnce:
     """The server's lane for new cheap queries: the request's scope → the answer, or None."""
 
-    def __init__(self, router: SparqlRouter, replay: Replay, direct: Direct, config: Config, gzip_minimum: int) -> None:
+    def __init__(
+        self,
+        router: SparqlRouter,
+        replay: Replay,
+        direct: Direct,
+        config: Config,
+        gzip_minimum: int,
+        gzip_in_thread: int,
+    ) -> None:
         self.router = router
         self.replay = replay
         self.direct = direct
         self.app = direct.app
         self.config = config
         self.route = direct.routes[(PATH, "GET")]
-        self.gzip_minimum = gzip_minimum
-        self.shapes: dict[str, list[tuple[bytes, bytes]]] = {}  # header fields by media type (``fields``)
+        self.gzip_minimum = gzip_minimum  # bytes from which answers are compressed, when the client asks
+        self.gzip_in_thread = gzip_in_thread  # ... and compressed in a thread, which the lane cannot wait for
+        self.shapes: dict[tuple[str, bool], list[tuple[bytes, bytes]]] = {}  # by media type and size (``shape``)
 
     def __call__(self, scope: Scope) -> Replayed | None:
         if scope["method"] != "GET" or scope["path"] != PATH:
@@ -124,11 +133,14 @@ class AtOnce:
         if not getattr(state, "immutable", False):
             return None
         accept: str | None = None
+        compressing = False
         for name, value in scope["headers"]:
             if name in ORDINARY_WAY:
                 return None
             if name == b"accept" and accept is None:
                 accept = value.decode("latin-1")
+            elif name == b"accept-encoding":
+                compressing = compressing or b"gzip" in value
         config = self.config
         query = only_query(scope["query_string"])
         if query is None or len(query) > config.max_query_bytes or head_refusal(scope, config) is not None:
@@ -151,38 +163,48 @@ class AtOnce:
             answer = backend.at_once(job, client_address(scope))
             if answer is None:
                 return None
-        body = answer.body
-        if len(body) >= self.gzip_minimum:
-            router.cache.put(etag, answer)
-            return None  # compression has its say in its header fields: the ordinary way, from the cache
         identity = key(scope)
         if identity is None:
             return None
         scope[ANALYSIS] = analysis
         scope["route"] = self.route
-        start = {"type": "http.response.start", "status": 200, "headers": self.fields(answer.media_type, etag, body)}
+        body = answer.body
+        large = len(body) >= self.gzip_minimum
+        if large and compressing:  # compressed by the middlewares themselves, for this request
+            if len(body) >= self.gzip_in_thread:
+                router.cache.put(etag, answer)
+                return None  # the ordinary way, from the answer cache
+            fields, body = self.through_middlewares(scope["headers"], answer.media_type, etag, body)
+        else:
+            shape = self.shapes.get((answer.media_type, large))
+            if shape is None:
+                shape = self.shapes[(answer.media_type, large)] = self.shape(answer.media_type, large)
+            fields = [
+                (name, etag.encode() if name == b"etag" else b"%d" % len(body) if name == b"content-length" else value)
+                for name, value in shape
+            ]
+        start = {"type": "http.response.start", "status": 200, "headers": fields}
         return self.replay.keep(identity, start, body, self.route, again=True)
 
-    def fields(self, media_type: str, etag: str, body: bytes) -> list[tuple[bytes, bytes]]:
-        """The header fields the router and the middlewares give such an answer (``shape``), filled in."""
-        shape = self.shapes.get(media_type)
-        if shape is None:
-            shape = self.shapes[media_type] = self.shape(media_type)
-        return [
-            (name, etag.encode() if name == b"etag" else b"%d" % len(body) if name == b"content-length" else value)
-            for name, value in shape
-        ]
+    def shape(self, media_type: str, large: bool) -> list[tuple[bytes, bytes]]:
+        """The header fields the router and the middlewares give an answer of this media type, small or
+        large (``GZIP_MINIMUM`` bytes or more: compression then adds to ``Vary``), to a request that does
+        not ask for compression; with a placeholder ETag and length, filled in for each answer."""
+        return self.through_middlewares([], media_type, PLACEHOLDER, b" " * (self.gzip_minimum if large else 0))[0]
 
-    def shape(self, media_type: str) -> list[tuple[bytes, bytes]]:
-        """The header fields of an empty answer of this media type with a placeholder ETag, as the app's
-        own middlewares leave them (CORS's ``Vary``, the security headers…): the router's response sent
-        through them once. None of them waits for anything but the response, so the coroutine is driven
-        to its end here, without the event loop."""
+    def through_middlewares(
+        self, headers: list[tuple[bytes, bytes]], media_type: str, etag: str, body: bytes
+    ) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The header fields and body the router's answer leaves the app's own middlewares with (CORS's
+        ``Vary``, compression, the security headers…), for a request with these header fields. They wait
+        for nothing but the response (GZip compresses a body past ``gzip_in_thread`` in a thread: never
+        given here), so the coroutine is driven to its end here, without the event loop."""
         started: list[Message] = []
+        sent: list[bytes] = []
 
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-            headers = self.router.cache_headers(PLACEHOLDER)
-            await Response(b"", media_type=media_type, headers=headers)(scope, receive, send)
+            answer = Response(body, media_type=media_type, headers=self.router.cache_headers(etag))
+            await answer(scope, receive, send)
 
         async def receive() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -190,6 +212,8 @@ class AtOnce:
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 started.append(message)
+            elif message["type"] == "http.response.body":
+                sent.append(message.get("body", b""))
 
         scope: Scope = {
             "type": "http",
@@ -201,7 +225,7 @@ class AtOnce:
             "raw_path": PATH.encode(),
             "root_path": "",
             "query_string": b"",
-            "headers": [],
+            "headers": headers,
             "client": ("127.0.0.1", 0),
             "server": ("127.0.0.1", 80),
             "state": {},
@@ -216,4 +240,4 @@ class AtOnce:
             raise RuntimeError("the middlewares waited for something while sending a made answer")
         if len(started) != 1 or started[0]["status"] != 200:
             raise RuntimeError(f"the middlewares changed a made answer: {started}")
-        return list(started[0]["headers"])
+        return list(started[0]["headers"]), b"".join(sent)
