@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import shutil
 import signal
@@ -189,7 +190,9 @@ RESULTS_MEDIA_TYPES = (
 )
 
 
-def test_fronting_a_remote_oxigraph_server(nquads: Path, reference: ox.Store, tmp_path: Path) -> None:
+def test_fronting_a_remote_oxigraph_server(
+    nquads: Path, reference: ox.Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with oxigraph_server(tmp_path / "oxigraph", "--union-default-graph") as base:
         loaded = httpx.post(
             f"{base}/store", content=nquads.read_bytes(), headers={"Content-Type": "application/n-quads"}, timeout=30
@@ -219,9 +222,15 @@ def test_fronting_a_remote_oxigraph_server(nquads: Path, reference: ox.Store, tm
     # the server is gone now
     with running(create_app(Config(endpoint=f"{base}/query", timeout=TIMEOUT))) as ours:
         begin = time.monotonic()
-        gone = httpx.get(f"{ours}/sparql", params={"query": "ASK {}"}, timeout=10)
+        with caplog.at_level(logging.WARNING, logger="spacegraph.web"):
+            gone = httpx.get(f"{ours}/sparql", params={"query": "ASK {}"}, timeout=10)
+            page = httpx.get(f"{ours}/id/jaxa", headers={"Accept": "text/turtle"}, timeout=10)
         assert gone.status_code == 502 and gone.text.startswith("cannot reach the SPARQL endpoint")
-        assert time.monotonic() - begin < TIMEOUT
+        assert time.monotonic() - begin < 2 * TIMEOUT
+        assert page.status_code == 502 and "cannot reach the SPARQL endpoint" in page.text
+        logged = [record.getMessage() for record in caplog.records]  # the operator sees why
+        assert any(message.startswith("a query failed (unavailable): cannot reach") for message in logged)
+        assert any(message.startswith("a description could not be read (unavailable): cannot") for message in logged)
 
 
 # --- the command

@@ -4,6 +4,7 @@ embedded backend: its worker processes evaluate every query."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,12 +247,16 @@ STATUSES = [
 
 
 @pytest.mark.parametrize(("kind", "status"), STATUSES)
-def test_error_shape(kind: str, status: int) -> None:
-    """Every failed query is one line of plain text, with the status of its kind and no caching."""
+def test_error_shape(kind: str, status: int, caplog: pytest.LogCaptureFixture) -> None:
+    """Every failed query is one line of plain text, with the status of its kind and no caching; a
+    failure on the server's side (500, 502) is also logged with its reason, for the operator."""
     from spacegraph.engine.store import QueryError
     from spacegraph.web.sparql import query_failed
 
-    response = query_failed(QueryError(kind, f"what went wrong ({kind})"), timeout=2.5)
+    with caplog.at_level(logging.WARNING, logger="spacegraph.web.sparql"):
+        response = query_failed(QueryError(kind, f"what went wrong ({kind})"), timeout=2.5)
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged == ([f"a query failed ({kind}): what went wrong ({kind})"] if status in (500, 502) else [])
     assert response.status_code == status
     assert response.body == f"what went wrong ({kind})\n".encode()
     assert response.headers["content-type"] == "text/plain; charset=utf-8"

@@ -255,6 +255,8 @@ def not_acceptable() -> Response:
 
 def query_failed(error: QueryError) -> Response:
     status = {"timeout": 504, "busy": 503, "queue-full": 503, "throttled": 429, "unavailable": 502}.get(error.kind, 500)
+    if status in (500, 502):
+        log.warning("a description could not be read (%s): %s", error.kind, error.message)
     retry = {"Retry-After": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
     return plain(status, f"the description could not be read: {error.message}", retry)
 

@@ -37,6 +37,7 @@ Errors are one line of plain text. Status codes:
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ STATUS = {
     "queue-full": 503,
     "timeout": 504,
 }
+SERVER_SIDE = frozenset({"failed", "unavailable"})  # failures the operator should see in the log, with why
+log = logging.getLogger("spacegraph.web.sparql")
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
@@ -144,6 +147,8 @@ def retry_after(error: QueryError, timeout: float) -> dict[str, str] | None:
 
 
 def query_failed(error: QueryError, timeout: float) -> Response:
+    if error.kind in SERVER_SIDE:
+        log.warning("a query failed (%s): %s", error.kind, error.message)
     return plain(STATUS.get(error.kind, 500), error.message, retry_after(error, timeout))
 
 
