@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from spacegraph.engine import inline as inline_module
 from spacegraph.engine.analysis import read_simple
-from spacegraph.engine.inline import BOUND, INLINE_ROWS, Inline
+from spacegraph.engine.inline import BOUND, INLINE_QUADS, INLINE_ROWS, Inline
 from spacegraph.engine.workers import Answer, Job, Settings, evaluate
 
 EX = "http://example.org/"
@@ -24,7 +23,7 @@ def inline(tmp_path_factory: pytest.TempPathFactory) -> Inline:
     lines += [f'<{EX}small> <{EX}p{n}> "{n}" .\n' for n in range(3)]
     path = tmp_path_factory.mktemp("inline") / "graph.nt"
     path.write_text("".join(lines), encoding="utf-8")
-    loaded = Inline.load([path], Settings(data=(str(path),)))
+    loaded = Inline.load([path], Settings(data=(str(path),)), len(lines))
     assert loaded is not None
     return loaded
 
@@ -69,10 +68,9 @@ def test_a_query_the_parser_refuses_is_left_to_the_workers(inline: Inline) -> No
     assert answered(inline, f"SELECT ?p WHERE {{ <{EX}hub> ?p ?o }} LIMIT 1.5") is None  # an integer is due
 
 
-def test_a_graph_too_large_to_hold_twice_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_graph_too_large_to_hold_twice_is_not_loaded(tmp_path: Path) -> None:
     path = tmp_path / "graph.nt"
     path.write_text(f"<{EX}s> <{EX}p> <{EX}o> .\n", encoding="utf-8")
     settings = Settings(data=(str(path),))
-    assert Inline.load([path], settings) is not None
-    monkeypatch.setattr(inline_module, "INLINE_BYTES", path.stat().st_size - 1)
-    assert Inline.load([path], settings) is None
+    assert Inline.load([path], settings, INLINE_QUADS) is not None
+    assert Inline.load([path], settings, INLINE_QUADS + 1) is None

@@ -2,9 +2,9 @@
 
 A worker process is what makes a query killable at its time limit, and the hop to one (the scheduler,
 pickling the job and the answer, two context switches) is most of what a new point lookup costs the
-server: ~0.5 ms against ~25 µs of evaluation. A query whose cost is known to be small before it runs
+server: ~0.5 ms against ~40 µs of evaluation. A query whose cost is known to be small before it runs
 does not need to be killable. ``Inline`` holds a copy of the graph in the server process, when the graph
-is small enough that a second copy costs little (``INLINE_BYTES`` of data files), and evaluates there
+is small enough that a second copy costs little (``INLINE_QUADS`` in the workers' store), and evaluates there
 the queries ``analysis.read_simple`` reads — triple patterns with IRI subjects — when they are bounded:
 
 - one pattern, whose rows are not dropped after being made (DISTINCT, REDUCED, OFFSET): the answer stops
@@ -27,7 +27,9 @@ import pyoxigraph as ox
 from spacegraph.engine.analysis import Simple
 from spacegraph.engine.workers import Answer, Job, Settings, evaluate, load_store
 
-INLINE_BYTES = 16 * 1024 * 1024  # data files larger than this are not loaded again in the server process
+# Quads in the workers' store (each triple of a named graph twice: there and in the union) up to which the
+# graph is loaded again in the server process: 35 MiB at most (measured; the real graph has 6,074).
+INLINE_QUADS = 100_000
 INLINE_ROWS = 1000  # rows a pattern's answer may have here (~2 ms of writing); more: a worker's job
 BOUND = 1000  # matches of several patterns, multiplied (counting costs ~0.5 µs a match)
 
@@ -40,9 +42,10 @@ class Inline:
         self.settings = settings
 
     @classmethod
-    def load(cls, files: list[Path], settings: Settings) -> Inline | None:
-        """The files loaded as the workers load them, or None when they are too large to hold twice."""
-        if sum(path.stat().st_size for path in files) > INLINE_BYTES:
+    def load(cls, files: list[Path], settings: Settings, quads: int) -> Inline | None:
+        """The files loaded as the workers load them, or None when the graph (``quads`` in the workers'
+        store) is too large to hold twice."""
+        if quads > INLINE_QUADS:
             return None
         return cls(load_store(str(path) for path in files), settings)
 

@@ -176,11 +176,10 @@ class EmbeddedBackend(Backend):
         )
 
     async def start(self) -> None:
-        loading = asyncio.create_task(asyncio.to_thread(Inline.load, self.files, self.pool.settings))
-        try:
-            await self.pool.start()
-        finally:
-            self.inline = await loading
+        await self.pool.start()
+        assert self.pool.zygote is not None  # started
+        quads = self.pool.zygote.ready.quads
+        self.inline = await asyncio.to_thread(Inline.load, self.files, self.pool.settings, quads)
         if self.federation is not None:
             try:
                 await self.federation.start()
