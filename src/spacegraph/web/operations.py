@@ -291,9 +291,10 @@ class Observer:
 
 
 class Lane:
-    """The server's fast lane (``server.Protocol``): a request ``replay`` has kept the answer to, answered
-    as soon as its head has arrived — its header fields and body as bytes — and counted and logged as the
-    observer would. None: the request takes the ASGI path."""
+    """The server's fast lane (``server.Protocol``): a request ``replay`` has kept the answer to, or a new
+    cheap query ``at_once`` can answer (``lanes.AtOnce``), answered as soon as its head has arrived — its
+    header fields and body as bytes — and counted and logged as the observer would. None: the request
+    takes the ASGI path."""
 
     def __init__(
         self, observer: Observer, replay: Replay, at_once: Callable[[Scope], Replayed | None] | None = None

@@ -22,8 +22,9 @@ The request limits still hold on a hit: a head they would refuse goes down the s
 replayed answer never reaches the scheduler (it is sent at once).
 
 Served by ``spacegraph serve``, a hit is answered before even that: the server's protocol (``server.py``)
-asks the app's lane (``operations.Lane``: ``Replay.hit``, then the metrics and the log) as soon as a
-request's head has arrived, and writes the kept bytes itself — no ASGI task, scope handling or message
+asks the app's lane (``operations.Lane``: ``Replay.hit``, then the metrics and the log; for a new cheap
+query, ``lanes.AtOnce``, whose answers are kept here on their second coming) as soon as a request's head
+has arrived, and writes the kept bytes itself — no ASGI task, scope handling or message
 dispatch. Requests it cannot answer so (a miss, a pipelined request, HTTP/1.0, ``Connection: close``)
 take the ASGI path, where ``Replay`` answers the same hits.
 """

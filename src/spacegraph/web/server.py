@@ -91,7 +91,7 @@ def lane_of(app: object) -> tuple[Lane | None, ProxyHeadersMiddleware | None]:
 class Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, answering 414 and 431 (not 400) to request heads it will not hold,
     writing each answer in one piece (``Corked``), and answering what the app's lane can (a replayed
-    answer) as soon as the request's head has arrived, without an ASGI task."""
+    answer, a new cheap query) as soon as the request's head has arrived, without an ASGI task."""
 
     refusal: tuple[int, str] | None = None
     head_bytes = 0
