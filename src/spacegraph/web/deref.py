@@ -253,9 +253,12 @@ def not_acceptable() -> Response:
     return plain(406, f"none of the accepted media types fits; this resource is described as: {offered}")
 
 
+SERVER_SIDE = frozenset({"failed", "unavailable"})  # failures the operator should see in the log, with why
+
+
 def query_failed(error: QueryError) -> Response:
     status = {"timeout": 504, "busy": 503, "queue-full": 503, "throttled": 429, "unavailable": 502}.get(error.kind, 500)
-    if status in (500, 502):
+    if error.kind in SERVER_SIDE:
         log.warning("a description could not be read (%s): %s", error.kind, error.message)
     retry = {"Retry-After": str(math.ceil(error.retry_after))} if error.retry_after is not None else None
     return plain(status, f"the description could not be read: {error.message}", retry)

@@ -14,12 +14,11 @@ a ``GET /sparql`` with one ``query`` parameter, which the embedded backend can e
 The answer is the one the stack would give, byte for byte (``tests/web/test_lanes.py`` compares them):
 the router's job, ETag, answer cache and header fields, passed once per media type and size through
 the app's own middlewares (``AtOnce.shape``); an answer to be compressed is passed through them itself.
-Replay keeps an
-answer given at once when the same request comes a second time (a stream of one-off queries would
-otherwise push out the answers asked again, and hold memory for nothing). Everything else takes the
-ordinary way: another method, path or parameter, a request the limits refuse, a conditional request,
-an ``Origin`` (CORS), a query that is not cheap, a client out of budget, an evaluation that fails (its
-error is the worker's to give).
+Replay keeps an answer given at once when the same request comes a second time (a stream of one-off
+queries would otherwise push out the answers asked again, and hold memory for nothing). Everything else
+takes the ordinary way: another method, path or parameter, a request the limits refuse, a conditional
+request, an ``Origin`` (CORS), a query that is not cheap, a client out of budget, an evaluation that
+fails (its error is the worker's to give).
 """
 
 from __future__ import annotations
@@ -143,9 +142,7 @@ class AtOnce:
                 compressing = compressing or b"gzip" in value
         config = self.config
         query = only_query(scope["query_string"])
-        if query is None or len(query) > config.max_query_bytes or head_refusal(scope, config) is not None:
-            return None
-        if len(query.encode("utf-8")) > config.max_query_bytes:
+        if query is None or len(query.encode("utf-8")) > config.max_query_bytes or head_refusal(scope, config):
             return None
         analysis = read_simple(query)
         if analysis is None:

@@ -59,7 +59,7 @@ from spacegraph.namespaces import PREFIXES
 from spacegraph.web.accesslog import ANALYSIS
 from spacegraph.web.caches import LruCache
 from spacegraph.web.conneg import negotiate
-from spacegraph.web.deref import BackendDependency, prefers_html, query_ui
+from spacegraph.web.deref import SERVER_SIDE, BackendDependency, prefers_html, query_ui
 from spacegraph.web.limits import too_deep
 
 STATUS = {
@@ -75,7 +75,6 @@ STATUS = {
     "queue-full": 503,
     "timeout": 504,
 }
-SERVER_SIDE = frozenset({"failed", "unavailable"})  # failures the operator should see in the log, with why
 log = logging.getLogger("spacegraph.web.sparql")
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
