@@ -1,14 +1,19 @@
-"""New cheap queries answered at once in the server process (``web/at_once.py``, ``engine/inline.py``),
-over real HTTP: the same bytes as the ordinary way through a worker, for every results format; what may
-not be answered so takes the ordinary way; a client out of budget is refused as before."""
+"""The server's lanes (``web/lanes.py``), over real HTTP. New cheap queries answered at once in the server
+process (``engine/inline.py``): the same bytes as the ordinary way through a worker, for every results
+format; what may not be answered so takes the ordinary way; a client out of budget is refused as before.
+Queries relayed to an external endpoint from the protocol: the same bytes as the ordinary way, errors
+included; pipelined requests in order; counted, logged and charged as before."""
 
 from __future__ import annotations
 
 import gzip
 import http.client
 import json
+import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -16,6 +21,8 @@ import pytest
 
 from spacegraph.config import Config
 from spacegraph.web.app import create_app
+from spacegraph.web.lanes import Relay
+from tests.servers import free_port, oxigraph_server
 from tests.support import running
 from tests.web.test_operations import sample
 
@@ -186,3 +193,202 @@ def test_an_answer_compressed_in_a_thread_takes_the_ordinary_way(tmp_path: Path)
         assert at_once(base) == before + 1 and evaluations() == evaluated + 1  # not evaluated again by a worker
         plain = raw_get(base, target, {"Accept": FORMATS[0]})
         assert plain[0] == 200 and len(plain[2]) >= 128 * 1024 and gzip.decompress(body) == plain[2]
+
+
+# --- the relay: queries passed on to an external endpoint (``--endpoint``) from the protocol
+
+STORE_QUERIES = [
+    (f"SELECT ?p ?o WHERE {{ <{ID}jaxa> ?p ?o }}", FORMATS),  # large enough to be compressed
+    ("SELECT ?s ?label WHERE { ?s a ?c ; <http://www.w3.org/2000/01/rdf-schema#label> ?label } LIMIT 3", FORMATS),
+    (f"ASK {{ <{ID}jaxa> ?p ?o }}", FORMATS[:2]),
+    (f"CONSTRUCT {{ <{ID}cnes> ?p ?o }} WHERE {{ <{ID}cnes> ?p ?o }}", ["text/turtle", "application/n-triples"]),
+]
+
+
+class Counted:
+    """How many requests the relay took (``Relay.given`` called)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        given = Relay.given
+
+        def counted(relay: Relay, *args: Any) -> Any:
+            self.count += 1
+            return given(relay, *args)
+
+        monkeypatch.setattr(Relay, "given", counted)
+
+
+@pytest.fixture(scope="module")
+def store(nquads: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with oxigraph_server(tmp_path_factory.mktemp("oxigraph"), "--union-default-graph") as store:
+        loaded = httpx.post(
+            f"{store}/store", content=nquads.read_bytes(), headers={"Content-Type": "application/n-quads"}, timeout=30
+        )
+        assert loaded.status_code in (200, 201, 204)
+        yield store
+
+
+@pytest.fixture(scope="module")
+def relayed() -> Iterator[Counted]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield Counted(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def fronting(store: str, relayed: Counted) -> Iterator[str]:
+    with running(create_app(Config(endpoint=f"{store}/query"))) as base:
+        yield base
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+@pytest.mark.parametrize(("query", "accept"), [(q, a) for q, accepts in STORE_QUERIES for a in accepts])
+def test_a_query_to_the_store_is_relayed_with_the_ordinary_answer(
+    fronting: str, relayed: Counted, query: str, accept: str, encoding: str | None
+) -> None:
+    """The same request relayed, then the ordinary way (an ``If-None-Match``, which nothing matches
+    behind --endpoint): the same status, header fields and bytes, compressed alike."""
+    target = f"/sparql?{urlencode({'query': query})}"
+    headers = {"Accept": accept} if encoding is None else {"Accept": accept, "Accept-Encoding": encoding}
+    before = relayed.count
+    answered = raw_get(fronting, target, headers)
+    assert relayed.count == before + 1
+    ordinary = raw_get(fronting, target, {**headers, "If-None-Match": '"no-such-answer"'})
+    assert relayed.count == before + 1
+    assert answered == ordinary and answered[0] == 200 and ("cache-control", "no-store") in answered[1]
+    assert ("content-type", accept) in [(name, value.split(";")[0]) for name, value in answered[1]]
+    if encoding and len(gzip.decompress(answered[2]) if ("content-encoding", "gzip") in answered[1] else b"") > 0:
+        assert gzip.decompress(answered[2]) == raw_get(fronting, target, {"Accept": accept})[2]
+
+
+@pytest.mark.parametrize(
+    ("accept", "given"),
+    [(FORMATS[0], "text/plain"), (f"text/html, {FORMATS[0]};q=0.9", "text/html")],  # a browser's: a page
+)
+def test_the_stores_refusal_is_relayed_as_the_ordinary_error(
+    fronting: str, relayed: Counted, accept: str, given: str
+) -> None:
+    """A query the store finds malformed: its message in our 400, as plain text or as a page of the site,
+    the same bytes both ways."""
+    target = f"/sparql?{urlencode({'query': 'SELECT ?s WHERE { ?s ?p }'})}"
+    before = relayed.count
+    answered = raw_get(fronting, target, {"Accept": accept})
+    ordinary = raw_get(fronting, target, {"Accept": accept, "If-None-Match": '"none"'})
+    assert relayed.count == before + 1 and answered == ordinary and answered[0] == 400
+    assert ("content-type", f"{given}; charset=utf-8") in answered[1]
+
+
+def test_a_store_out_of_reach_is_relayed_as_the_ordinary_502(relayed: Counted) -> None:
+    port = free_port()  # nothing listens there
+    with running(create_app(Config(endpoint=f"http://127.0.0.1:{port}/query"))) as base:
+        target = f"/sparql?{urlencode({'query': 'ASK {}'})}"
+        before = relayed.count
+        answered = raw_get(base, target, {"Accept": FORMATS[0]})
+        ordinary = raw_get(base, target, {"Accept": FORMATS[0], "If-None-Match": '"none"'})
+        assert relayed.count == before + 1 and answered == ordinary and answered[0] == 502
+        assert b"cannot reach the SPARQL endpoint" in answered[2]
+
+
+def test_what_the_relay_does_not_take_goes_the_ordinary_way(fronting: str, relayed: Counted) -> None:
+    """SERVICE (checked in a worker first), an update, a query nested too deep, POST, HEAD, other
+    parameters, CORS: the ordinary way, with its answers."""
+    before = relayed.count
+    service = "SELECT * WHERE { SERVICE <http://example.org/sparql> { ?s ?p ?o } }"
+    assert httpx.get(f"{fronting}/sparql", params={"query": service}).status_code == 403
+    update = httpx.get(f"{fronting}/sparql", params={"query": "INSERT DATA { <a:b> <a:c> <a:d> }"})
+    assert update.status_code == 403 and "read-only" in update.text
+    deep = "SELECT * WHERE " + "{ " * 200 + "}" * 200
+    assert httpx.get(f"{fronting}/sparql", params={"query": deep}).status_code == 400
+    ask = "ASK { ?s ?p ?o }"
+    assert httpx.post(f"{fronting}/sparql", data={"query": ask}, headers={"Accept": FORMATS[0]}).json()["boolean"]
+    assert httpx.head(f"{fronting}/sparql", params={"query": ask}, headers={"Accept": FORMATS[0]}).status_code == 200
+    formatted = httpx.get(f"{fronting}/sparql", params={"query": ask, "format": "json"})
+    assert formatted.json()["boolean"] is True
+    cors = httpx.get(f"{fronting}/sparql", params={"query": ask}, headers={"Origin": "https://example.org"})
+    assert cors.status_code == 200 and cors.headers["access-control-allow-origin"] == "*"
+    assert relayed.count == before
+
+
+def test_pipelined_requests_are_answered_in_order(fronting: str, relayed: Counted) -> None:
+    """Three requests in one write on one connection: the first relayed, the two behind it the ordinary
+    way once it is answered (uvicorn's pipeline); three answers, in the order asked."""
+    host, port = fronting.removeprefix("http://").split(":")
+    asks = [f"ASK {{ <{ID}jaxa> ?p ?o }}", "ASK { <http://example.org/nothing> ?p ?o }", f"ASK {{ <{ID}cnes> ?p ?o }}"]
+    heads = [
+        f"GET /sparql?{urlencode({'query': ask})} HTTP/1.1\r\nHost: {host}\r\nAccept: {FORMATS[0]}\r\n"
+        + ('If-None-Match: "none"\r\n' if number == 1 else "")
+        + "\r\n"
+        for number, ask in enumerate(asks)
+    ]
+    before = relayed.count
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall("".join(heads).encode("ascii"))
+        received = b""
+        booleans: list[bool] = []
+        while len(booleans) < len(asks):
+            head, blank, rest = received.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                None,
+            )
+            if blank and length is not None and len(rest) >= length:
+                assert head.startswith(b"HTTP/1.1 200 ")
+                booleans.append(json.loads(rest[:length])["boolean"])
+                received = rest[length:]
+                continue
+            data = connection.recv(65536)
+            assert data, f"the connection was closed after {len(booleans)} answers"
+            received += data
+    assert booleans == [True, False, True] and relayed.count == before + 1
+
+
+def test_a_relayed_query_is_counted_and_logged(fronting: str, caplog: pytest.LogCaptureFixture) -> None:
+    query = f"ASK {{ <{ID}jaxa> ?p ?o }} # logged"
+    with caplog.at_level(logging.INFO, logger="spacegraph.access"):
+        response = httpx.get(f"{fronting}/sparql", params={"query": query}, headers={"Accept": FORMATS[0]})
+    assert response.status_code == 200
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "spacegraph.access"]
+    line = next(line for line in lines if line.get("route") == "/sparql")
+    assert line["status"] == 200 and line["query_kind"] == "ASK" and line["bytes"] == len(response.content)
+    assert line["client"] == "127.0.0.1"
+    metrics = httpx.get(f"{fronting}/metrics").text
+    requests = sample(metrics, "spacegraph_http_requests_total", route="/sparql", method="GET", status="200")
+    assert requests is not None and requests >= 1
+
+
+def test_a_client_out_of_budget_is_refused_by_the_relay_as_before(store: str, relayed: Counted) -> None:
+    """Relayed queries take the client's turn and budget: once 1 ms of the store's time is used, a 429."""
+    with running(create_app(Config(endpoint=f"{store}/query", client_budget=0.001))) as base:
+        before = relayed.count
+        statuses = []
+        for number in range(200):
+            response = httpx.get(f"{base}/sparql", params={"query": f"ASK {{ ?s ?p ?o }} # {number}"})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert "budget" in response.text and int(response.headers["retry-after"]) >= 1
+                break
+        assert statuses[0] == 200 and statuses[-1] == 429 and relayed.count == before + len(statuses)
+
+
+def test_a_bug_in_the_relay_is_a_500_and_a_closed_connection(
+    store: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As uvicorn answers an exception in the app: a plain 500, the connection closed, the traceback in
+    the server's log only."""
+
+    async def broken(relay: Relay, *args: Any) -> Any:
+        raise RuntimeError("a bug in the relay")
+
+    monkeypatch.setattr(Relay, "given", broken)
+    with running(create_app(Config(endpoint=f"{store}/query"))) as base:
+        uvicorn_log = logging.getLogger("uvicorn.error")  # configured by uvicorn: not propagated to the root's
+        monkeypatch.setattr(uvicorn_log, "handlers", [*uvicorn_log.handlers, caplog.handler])
+        status, fields, body = raw_get(base, f"/sparql?{urlencode({'query': 'ASK {}'})}", {"Accept": FORMATS[0]})
+        assert (status, body) == (500, b"Internal Server Error") and ("connection", "close") in fields
+        assert b"a bug" not in body
+        assert any("a bug in the relay" in str(record.exc_info) for record in caplog.records)
+        assert httpx.get(f"{base}/health").status_code == 200

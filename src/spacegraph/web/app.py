@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Scope
+from starlette.types import ASGIApp
 
 from spacegraph import __version__
 from spacegraph.config import Config
@@ -23,7 +23,7 @@ from spacegraph.web.deref import LinkedDataRouter, immutable
 from spacegraph.web.discovery import DiscoveryRouter
 from spacegraph.web.fragments import FragmentsRouter
 from spacegraph.web.headers import SecurityHeaders
-from spacegraph.web.lanes import AtOnce, Direct
+from spacegraph.web.lanes import AtOnce, Direct, Relay
 from spacegraph.web.limits import RequestLimits
 from spacegraph.web.metrics import Metrics
 from spacegraph.web.operations import Lane, Observer, OperationsRouter, Options, document_errors
@@ -107,7 +107,8 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
             direct, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
         )
         observer = Observer(replay, config=config, metrics=metrics, routes=app)
-        at_once = AtOnce(sparql, replay, direct, config, GZIP_MINIMUM, GZIP_IN_THREAD)
+        made = AtOnce if config.endpoint is None else Relay
+        at_once = made(sparql, replay, direct, config, GZIP_MINIMUM, GZIP_IN_THREAD)
         app.lane = Lane(observer, replay, at_once)  # the server's protocol answers these itself (server.py)
         return observer
 
@@ -120,7 +121,7 @@ class App(FastAPI):
     """FastAPI with a front (``create_app``'s) wrapped around its whole middleware stack."""
 
     wrap: Callable[[ASGIApp], ASGIApp] | None = None
-    lane: Callable[[Scope], bytes | None] | None = None  # set when the stack is built
+    lane: Lane | None = None  # set when the stack is built
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()

@@ -19,12 +19,15 @@ queries would otherwise push out the answers asked again, and hold memory for no
 takes the ordinary way: another method, path or parameter, a request the limits refuse, a conditional
 request, an ``Origin`` (CORS), a query that is not cheap, a client out of budget, an evaluation that
 fails (its error is the worker's to give).
+
+``Relay`` does the same for the queries passed on to an external endpoint (``--endpoint``), which take a
+while: from the protocol, without the ASGI stack, the answer written when the store has given it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import unquote_plus
 
 from fastapi import FastAPI, Request
@@ -33,12 +36,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spacegraph.config import Config
-from spacegraph.engine.analysis import read_simple
-from spacegraph.engine.store import Backend
+from spacegraph.engine.analysis import analyse, read_simple
+from spacegraph.engine.scheduler import calling
+from spacegraph.engine.store import Backend, Job, QueryError
 from spacegraph.web.accesslog import ANALYSIS
-from spacegraph.web.limits import client_address, head_refusal
-from spacegraph.web.replay import Replay, Replayed, key
-from spacegraph.web.sparql import Parameters, SparqlRouter
+from spacegraph.web.limits import CALLER, CLIENT, client_address, head_refusal, too_deep
+from spacegraph.web.replay import Replay, Replayed, key, raw_answer
+from spacegraph.web.sparql import Parameters, SparqlRouter, query_failed
 
 
 class Direct:
@@ -103,8 +107,29 @@ def only_query(query_string: bytes) -> str | None:
     return unquote_plus(query_string[6:].decode("latin-1"))
 
 
-class AtOnce:
-    """The server's lane for new cheap queries: the request's scope → the answer, or None."""
+def plain_query(scope: Scope, config: Config) -> tuple[str, str | None, bool] | None:
+    """The query, the ``Accept`` field and whether the client takes gzip, of a ``GET /sparql`` whose one
+    parameter is ``query``, within the request limits, with no header field that changes the way it is
+    answered; None for any other request."""
+    if scope["method"] != "GET" or scope["path"] != PATH:
+        return None
+    accept: str | None = None
+    compressing = False
+    for name, value in scope["headers"]:
+        if name in ORDINARY_WAY:
+            return None
+        if name == b"accept" and accept is None:
+            accept = value.decode("latin-1")
+        elif name == b"accept-encoding":
+            compressing = compressing or b"gzip" in value
+    query = only_query(scope["query_string"])
+    if query is None or len(query.encode("utf-8")) > config.max_query_bytes or head_refusal(scope, config):
+        return None
+    return query, accept, compressing
+
+
+class Made:
+    """What both lanes share: answers made as the router and the app's own middlewares would make them."""
 
     def __init__(
         self,
@@ -122,75 +147,38 @@ class AtOnce:
         self.config = config
         self.route = direct.routes[(PATH, "GET")]
         self.gzip_minimum = gzip_minimum  # bytes from which answers are compressed, when the client asks
-        self.gzip_in_thread = gzip_in_thread  # ... and compressed in a thread, which the lane cannot wait for
-        self.shapes: dict[tuple[str, bool], list[tuple[bytes, bytes]]] = {}  # by media type and size (``shape``)
+        self.gzip_in_thread = gzip_in_thread  # ... and compressed in a thread, which ``AtOnce`` cannot wait for
+        # the header fields of answers by media type, size and whether they have an ETag (``shape``)
+        self.shapes: dict[tuple[str, bool, bool], list[tuple[bytes, bytes]]] = {}
 
-    def __call__(self, scope: Scope) -> Replayed | None:
-        if scope["method"] != "GET" or scope["path"] != PATH:
-            return None
-        state = self.app.state
-        if not getattr(state, "immutable", False):
-            return None
-        accept: str | None = None
-        compressing = False
-        for name, value in scope["headers"]:
-            if name in ORDINARY_WAY:
-                return None
-            if name == b"accept" and accept is None:
-                accept = value.decode("latin-1")
-            elif name == b"accept-encoding":
-                compressing = compressing or b"gzip" in value
-        config = self.config
-        query = only_query(scope["query_string"])
-        if query is None or len(query.encode("utf-8")) > config.max_query_bytes or head_refusal(scope, config):
-            return None
-        analysis = read_simple(query)
-        if analysis is None:
-            return None
-        router = self.router
-        job = router.negotiated_job(analysis, ONLY_QUERY, accept)
-        if job is None:
-            return None
-        backend = state.backend
-        etag = router.etag_of(backend, job)
-        if etag is None:
-            return None
-        answer = router.cache.get(etag)
-        if answer is None:
-            answer = backend.at_once(job, client_address(scope))
-            if answer is None:
-                return None
-        identity = key(scope)
-        if identity is None:
-            return None
-        scope[ANALYSIS] = analysis
-        scope["route"] = self.route
-        body = answer.body
+    def fields(self, media_type: str, etag: str | None, body: bytes) -> list[tuple[bytes, bytes]]:
+        """The header fields of a ``200`` answer to a request that does not ask for compression."""
         large = len(body) >= self.gzip_minimum
-        if large and compressing:  # compressed by the middlewares themselves, for this request
-            if len(body) >= self.gzip_in_thread:
-                router.cache.put(etag, answer)
-                return None  # the ordinary way, from the answer cache
-            fields, body = self.through_middlewares(scope["headers"], answer.media_type, etag, body)
-        else:
-            shape = self.shapes.get((answer.media_type, large))
-            if shape is None:
-                shape = self.shapes[(answer.media_type, large)] = self.shape(answer.media_type, large)
-            fields = [
-                (name, etag.encode() if name == b"etag" else b"%d" % len(body) if name == b"content-length" else value)
-                for name, value in shape
-            ]
-        start = {"type": "http.response.start", "status": 200, "headers": fields}
-        return self.replay.keep(identity, start, body, self.route, again=True)
+        shape = self.shapes.get((media_type, large, etag is not None))
+        if shape is None:
+            shape = self.shapes[(media_type, large, etag is not None)] = self.shape(media_type, large, etag is not None)
+        return [
+            (
+                name,
+                etag.encode()
+                if name == b"etag" and etag
+                else b"%d" % len(body)
+                if name == b"content-length"
+                else value,
+            )
+            for name, value in shape
+        ]
 
-    def shape(self, media_type: str, large: bool) -> list[tuple[bytes, bytes]]:
+    def shape(self, media_type: str, large: bool, tagged: bool) -> list[tuple[bytes, bytes]]:
         """The header fields the router and the middlewares give an answer of this media type, small or
-        large (``GZIP_MINIMUM`` bytes or more: compression then adds to ``Vary``), to a request that does
-        not ask for compression; with a placeholder ETag and length, filled in for each answer."""
-        return self.through_middlewares([], media_type, PLACEHOLDER, b" " * (self.gzip_minimum if large else 0))[0]
+        large (``GZIP_MINIMUM`` bytes or more: compression then adds to ``Vary``), with an ETag or not, to
+        a request that does not ask for compression; with a placeholder ETag and length, filled in for each
+        answer."""
+        body = b" " * (self.gzip_minimum if large else 0)
+        return self.through_middlewares([], media_type, PLACEHOLDER if tagged else None, body)[0]
 
     def through_middlewares(
-        self, headers: list[tuple[bytes, bytes]], media_type: str, etag: str, body: bytes
+        self, headers: list[tuple[bytes, bytes]], media_type: str, etag: str | None, body: bytes
     ) -> tuple[list[tuple[bytes, bytes]], bytes]:
         """The header fields and body the router's answer leaves the app's own middlewares with (CORS's
         ``Vary``, compression, the security headers…), for a request with these header fields. They wait
@@ -238,3 +226,130 @@ class AtOnce:
         if len(started) != 1 or started[0]["status"] != 200:
             raise RuntimeError(f"the middlewares changed a made answer: {started}")
         return list(started[0]["headers"]), b"".join(sent)
+
+
+class AtOnce(Made):
+    """The server's lane for new cheap queries: the request's scope → the answer, or None."""
+
+    def __call__(self, scope: Scope) -> Replayed | None:
+        state = self.app.state
+        if not getattr(state, "immutable", False):
+            return None
+        asked = plain_query(scope, self.config)
+        if asked is None:
+            return None
+        query, accept, compressing = asked
+        analysis = read_simple(query)
+        if analysis is None:
+            return None
+        router = self.router
+        job = router.negotiated_job(analysis, ONLY_QUERY, accept)
+        if job is None:
+            return None
+        backend = state.backend
+        etag = router.etag_of(backend, job)
+        if etag is None:
+            return None
+        answer = router.cache.get(etag)
+        if answer is None:
+            answer = backend.at_once(job, client_address(scope))
+            if answer is None:
+                return None
+        identity = key(scope)
+        if identity is None:
+            return None
+        scope[ANALYSIS] = analysis
+        scope["route"] = self.route
+        body = answer.body
+        large = len(body) >= self.gzip_minimum
+        if large and compressing:  # compressed by the middlewares themselves, for this request
+            if len(body) >= self.gzip_in_thread:
+                router.cache.put(etag, answer)
+                return None  # the ordinary way, from the answer cache
+            fields, body = self.through_middlewares(scope["headers"], answer.media_type, etag, body)
+        else:
+            fields = self.fields(answer.media_type, etag, body)
+        start = {"type": "http.response.start", "status": 200, "headers": fields}
+        return self.replay.keep(identity, start, body, self.route, again=True)
+
+
+class Given(NamedTuple):
+    """A relayed answer as the server's protocol writes it (``server.Relayed``), and its body's size."""
+
+    status: int
+    raw: bytes  # the header fields, the blank line and the body
+    keep_alive: bool
+    size: int
+
+
+QUERY_FORMS = frozenset({"select", "ask", "construct", "describe"})
+
+
+class Relay(Made):
+    """The server's lane for the queries it passes on to an external endpoint (``--endpoint``): the
+    request's scope → the answer to come, or None.
+
+    Nothing can be answered at once there (the store may change, so nothing is replayed either), and the
+    whole ASGI way — a task, the middleware stack, Starlette's request and response — had cost ~0.45 ms of
+    the server's time per query, more than the store takes to answer a cheap one. A ``GET /sparql`` whose
+    one parameter is a query without SERVICE (whose calls are checked in a worker first) is passed on from
+    the protocol instead, through the scheduler as any other (the client's turn, budget and time limit);
+    a ``200`` answer gets the header fields the middlewares give it (``Made.fields``); any other answer —
+    an error, a refusal, an answer to compress — is passed through the middlewares themselves."""
+
+    def __call__(self, scope: Scope) -> Coroutine[Any, Any, Given] | None:
+        backend = getattr(self.app.state, "backend", None)
+        if backend is None or backend.fingerprint is not None:  # vouched fixed: cached and replayed instead
+            return None
+        asked = plain_query(scope, self.config)
+        if asked is None:
+            return None
+        query, accept, compressing = asked
+        analysis = analyse(query)
+        if analysis.form not in QUERY_FORMS or analysis.mentions_service or too_deep(analysis) is not None:
+            return None
+        job = self.router.negotiated_job(analysis, ONLY_QUERY, accept)
+        if job is None:
+            return None
+        scope[ANALYSIS] = analysis
+        scope["route"] = self.route
+        return self.given(scope, backend, job, compressing)
+
+    async def given(self, scope: Scope, backend: Backend, job: Job, compressing: bool) -> Given:
+        client = scope[CLIENT] = client_address(scope)
+        with calling(client) as caller:
+            scope[CALLER] = caller
+            try:
+                answer = await backend.query(job)
+            except QueryError as error:
+                return await self.passed(scope, query_failed(error, self.config.timeout))
+        body = answer.body
+        if compressing and len(body) >= self.gzip_minimum:
+            cache = self.router.cache_headers(None)
+            return await self.passed(scope, Response(body, media_type=answer.media_type, headers=cache))
+        start = {"type": "http.response.start", "status": 200, "headers": self.fields(answer.media_type, None, body)}
+        return Given(200, raw_answer(start, body), True, len(body))
+
+    async def passed(self, scope: Scope, response: Response) -> Given:
+        """The answer ``response`` leaves the app's own middlewares with, for this request."""
+        started: list[Message] = []
+        sent: list[bytes] = []
+
+        async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+            await response(scope, receive, send)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.append(message)
+            elif message["type"] == "http.response.body":
+                sent.append(message.get("body", b""))
+
+        inner = {**scope, "app": self.app, "router": self.app.router}  # the middlewares' own keys stay theirs
+        await self.direct.wrapped(endpoint)(inner, receive, send)
+        body = b"".join(sent)
+        start = started[0]
+        closing = any(name.lower() == b"connection" and value.lower() == b"close" for name, value in start["headers"])
+        return Given(start["status"], raw_answer(start, body), not closing, len(body))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -28,6 +28,7 @@ from spacegraph.engine.analysis import analyse
 from spacegraph.engine.scheduler import Caller
 from spacegraph.engine.store import Backend, EmbeddedBackend, Job, QueryError
 from spacegraph.web import accesslog
+from spacegraph.web.lanes import Given
 from spacegraph.web.limits import CALLER, CLIENT, REJECTED, body_limit, client_address
 from spacegraph.web.metrics import Metrics
 from spacegraph.web.replay import Replay, Replayed
@@ -293,17 +294,21 @@ class Observer:
 class Lane:
     """The server's fast lane (``server.Protocol``): a request ``replay`` has kept the answer to, or a new
     cheap query ``at_once`` can answer (``lanes.AtOnce``), answered as soon as its head has arrived — its
-    header fields and body as bytes — and counted and logged as the observer would. None: the request
-    takes the ASGI path."""
+    header fields and body as bytes — or a query ``at_once`` passes on to an external endpoint
+    (``lanes.Relay``), answered when the endpoint has; counted and logged as the observer would. None: the
+    request takes the ASGI path."""
 
     def __init__(
-        self, observer: Observer, replay: Replay, at_once: Callable[[Scope], Replayed | None] | None = None
+        self,
+        observer: Observer,
+        replay: Replay,
+        at_once: Callable[[Scope], Replayed | Coroutine[Any, Any, Given] | None] | None = None,
     ) -> None:
         self.observer = observer
         self.replay = replay
         self.at_once = at_once
 
-    def __call__(self, scope: Scope) -> bytes | None:
+    def __call__(self, scope: Scope) -> bytes | Coroutine[Any, Any, tuple[int, bytes, bool]] | None:
         begin = time.perf_counter()
         replayed = self.replay.hit(scope)
         observer = self.observer
@@ -311,6 +316,8 @@ class Lane:
             answered = self.at_once(scope) if self.at_once is not None else None
             if answered is None:
                 return None
+            if not isinstance(answered, Replayed):
+                return self.relayed(scope, answered, begin)
             logged = observer.sink is not None or accesslog.log.isEnabledFor(logging.INFO)
             observer.record(scope, 200, answered.size, time.perf_counter() - begin, logged, "", b"")
             return answered.raw
@@ -341,3 +348,16 @@ class Lane:
             replayed.logged[:] = [before.partition(", ")[2] + '"duration_ms": ', between + ', "client": ', tail]
         observer.sink.add_replayed((time.time(), seconds, scope.get("client"), replayed.logged))
         return replayed.raw
+
+    async def relayed(self, scope: Scope, answer: Coroutine[Any, Any, Given], begin: float) -> tuple[int, bytes, bool]:
+        observer = self.observer
+        logged = observer.sink is not None or accesslog.log.isEnabledFor(logging.INFO)
+        status, size = 500, 0  # unless it is given: an exception becomes uvicorn's 500 (``server.Protocol``)
+        observer.metrics.in_flight.inc()
+        try:
+            given = await answer
+            status, size = given.status, given.size
+            return given.status, given.raw, given.keep_alive
+        finally:
+            observer.metrics.in_flight.dec()
+            observer.record(scope, status, size, time.perf_counter() - begin, logged, "", b"")

@@ -13,8 +13,9 @@ a client could otherwise send header bytes without end). Smaller excesses get th
 from __future__ import annotations
 
 import asyncio
+import logging
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httptools
@@ -57,7 +58,15 @@ class Corked:
         return getattr(self.transport, name)
 
 
-Lane = Callable[[dict[str, Any]], bytes | None]
+# What the app's lane makes of a request's scope: the answer's header fields and body (a ``200``), or, for an
+# answer that takes a while, what becomes its status, header fields and body and whether the connection
+# stays open; None: the request takes the ASGI path.
+Relayed = tuple[int, bytes, bool]
+Lane = Callable[[dict[str, Any]], bytes | Awaitable[Relayed] | None]
+log = logging.getLogger("uvicorn.error")
+BUG = (  # uvicorn's own answer to an exception in the app
+    b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: 21\r\n\r\nInternal Server Error"
+)
 
 
 class Answered:
@@ -70,6 +79,18 @@ class Answered:
 
 
 ANSWERED = Answered()
+
+
+class Pending:
+    """uvicorn's current request cycle while the lane's answer is on its way: a request pipelined behind it
+    waits, a lost connection or a shutdown is noted here."""
+
+    def __init__(self) -> None:
+        self.response_complete = False
+        self.keep_alive = True
+        self.disconnected = False
+        self.more_body = True
+        self.message_event = asyncio.Event()
 
 
 def lane_of(app: object) -> tuple[Lane | None, ProxyHeadersMiddleware | None]:
@@ -91,7 +112,9 @@ def lane_of(app: object) -> tuple[Lane | None, ProxyHeadersMiddleware | None]:
 class Protocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, answering 414 and 431 (not 400) to request heads it will not hold,
     writing each answer in one piece (``Corked``), and answering what the app's lane can (a replayed
-    answer, a new cheap query) as soon as the request's head has arrived, without an ASGI task."""
+    answer, a new cheap query) as soon as the request's head has arrived, without an ASGI task — or, for
+    a query the lane passes on to an external store, as soon as the store has answered, in a task of its
+    own that uvicorn's pipeline, disconnection and shutdown handling see as the connection's cycle."""
 
     refusal: tuple[int, str] | None = None
     head_bytes = 0
@@ -142,13 +165,38 @@ class Protocol(HttpToolsProtocol):
         if answer is None:
             scope["client"] = peer  # as uvicorn made it: the ASGI path resolves proxies itself
             return False
+        if isinstance(answer, bytes):
+            self.write(200, answer)
+            self.cycle = ANSWERED  # type: ignore[assignment]
+            self.on_response_complete()
+            return True
+        pending = self.cycle = Pending()  # type: ignore[assignment]
+        task = self.loop.create_task(self.relay(pending, answer))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)  # a graceful shutdown waits for it
+        return True
+
+    def write(self, status: int, answer: bytes) -> None:
         defaults = self.server_state.default_headers
         if self.dated[0] is not defaults:
             self.dated = (defaults, b"".join(name + b": " + value + b"\r\n" for name, value in defaults))
-        self.transport.write(STATUS_LINE[200] + self.dated[1] + answer)
-        self.cycle = ANSWERED  # type: ignore[assignment]
+        self.transport.write(STATUS_LINE[status] + self.dated[1] + answer)
+
+    async def relay(self, pending: Pending, answer: Awaitable[Relayed]) -> None:
+        """Write the lane's answer when it is made, then go on with the connection as uvicorn would."""
+        try:
+            status, raw, keep_alive = await answer
+        except Exception as error:
+            log.error("Exception in ASGI application\n", exc_info=error)
+            status, raw, keep_alive = 500, BUG, False
+        pending.response_complete = True
+        if pending.disconnected or self.transport.is_closing():
+            return
+        self.write(status, raw)
+        if not (keep_alive and pending.keep_alive):
+            self.transport.close()
+            return
         self.on_response_complete()
-        return True
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
