@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from spacegraph.engine.endpoint import Client, EndpointError, TooLarge
+from spacegraph.engine.endpoint import FORM_LARGEST, Client, EndpointError, TooLarge, encoded
 
 
 class Store(BaseHTTPRequestHandler):
@@ -176,3 +176,13 @@ def test_refusals() -> None:
             post(base + "/cut", "ASK {}")
     with pytest.raises(EndpointError, match="cannot connect"):
         post(base + "/kept", "ASK {}")  # nobody listens there any more
+
+
+def test_a_small_form_is_encoded_once_and_a_large_one_each_time() -> None:
+    """A client repeats its queries: the encoded form of a small one is kept (``FORMS``), the same bytes
+    ``urlencode`` gives; a form past ``FORM_LARGEST`` characters is encoded anew and not kept."""
+    small = [("query", "SELECT * WHERE { ?s ?p 'é & ü' }"), ("default-graph-uri", "http://example.org/g")]
+    assert encoded(small) == urlencode(small).encode("ascii")
+    assert encoded(list(small)) is encoded(small)
+    large = [("query", "ASK { ?s ?p ?o } #" + "x" * FORM_LARGEST)]
+    assert encoded(large) == urlencode(large).encode("ascii") and encoded(large) is not encoded(large)

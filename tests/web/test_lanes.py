@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from spacegraph.config import Config
+from spacegraph.engine.analysis import analyse
+from spacegraph.web import lanes
 from spacegraph.web.app import create_app
 from spacegraph.web.lanes import Relay
 from tests.servers import free_port, oxigraph_server
@@ -392,3 +394,17 @@ def test_a_bug_in_the_relay_is_a_500_and_a_closed_connection(
         assert b"a bug" not in body
         assert any("a bug in the relay" in str(record.exc_info) for record in caplog.records)
         assert httpx.get(f"{base}/health").status_code == 200
+
+
+def test_a_repeated_query_string_is_read_once(fronting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay keeps its reading (decoded, analysed) of a query string for the next request with it."""
+    read: list[str] = []
+
+    def counted(text: str) -> Any:
+        read.append(text)
+        return analyse(text)
+
+    monkeypatch.setattr(lanes, "analyse", counted)
+    query = f"ASK {{ <{ID}jaxa> ?p ?o }} # read once"
+    answers = [httpx.get(f"{fronting}/sparql", params={"query": query}).json()["boolean"] for _ in range(3)]
+    assert answers == [True, True, True] and read == [query]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
@@ -21,6 +22,20 @@ import httptools
 from spacegraph import __version__
 
 KEPT = 16  # idle connections kept
+FORMS = 512  # encoded forms kept (a client repeats its queries), each of at most FORM_LARGEST characters
+FORM_LARGEST = 4096
+
+
+@functools.lru_cache(maxsize=FORMS)
+def _encoded(form: tuple[tuple[str, str], ...]) -> bytes:
+    return urlencode(form).encode("ascii")
+
+
+def encoded(form: list[tuple[str, str]]) -> bytes:
+    """The form, ``application/x-www-form-urlencoded``; a small one is kept for its next coming."""
+    if sum(len(name) + len(value) for name, value in form) > FORM_LARGEST:
+        return urlencode(form).encode("ascii")
+    return _encoded(tuple(form))
 
 
 class EndpointError(Exception):
@@ -89,7 +104,7 @@ class Client:
 
     async def post(self, form: list[tuple[str, str]], accept: str, limit: int) -> tuple[int, str, bytes]:
         """The status, media type (as sent) and body of the answer to the form; EndpointError or TooLarge."""
-        body = urlencode(form).encode("ascii")
+        body = encoded(form)
         head = (
             f"POST {self.target} HTTP/1.1\r\nHost: {self.authority}\r\nAccept: {accept}\r\n"
             f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"

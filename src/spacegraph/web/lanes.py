@@ -36,10 +36,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spacegraph.config import Config
-from spacegraph.engine.analysis import analyse, read_simple
+from spacegraph.engine.analysis import Analysis, analyse, read_simple
 from spacegraph.engine.scheduler import calling
 from spacegraph.engine.store import Backend, Job, QueryError
 from spacegraph.web.accesslog import ANALYSIS
+from spacegraph.web.caches import LruCache
 from spacegraph.web.limits import CALLER, CLIENT, client_address, head_refusal, too_deep
 from spacegraph.web.replay import Replay, Replayed, key, raw_answer
 from spacegraph.web.sparql import Parameters, SparqlRouter, query_failed
@@ -99,18 +100,10 @@ ONLY_QUERY = Parameters(queries=("",), update=False, default_graphs=None, named_
 PLACEHOLDER = "placeholder"  # the ETag in the header fields made once per media type (``shape``)
 
 
-def only_query(query_string: bytes) -> str | None:
-    """The query, when the query string is one ``query`` parameter, decoded as Starlette decodes it
-    (``parse_qsl`` on the string read as Latin-1); None for any other query string."""
-    if not query_string.startswith(b"query=") or b"&" in query_string:
-        return None
-    return unquote_plus(query_string[6:].decode("latin-1"))
-
-
-def plain_query(scope: Scope, config: Config) -> tuple[str, str | None, bool] | None:
-    """The query, the ``Accept`` field and whether the client takes gzip, of a ``GET /sparql`` whose one
-    parameter is ``query``, within the request limits, with no header field that changes the way it is
-    answered; None for any other request."""
+def plain_get(scope: Scope, config: Config) -> tuple[bytes, str | None, bool] | None:
+    """The query string, the ``Accept`` field and whether the client takes gzip, of a ``GET /sparql`` whose
+    one parameter is ``query``, within the request limits, with no header field that changes the way it
+    is answered; None for any other request."""
     if scope["method"] != "GET" or scope["path"] != PATH:
         return None
     accept: str | None = None
@@ -122,10 +115,17 @@ def plain_query(scope: Scope, config: Config) -> tuple[str, str | None, bool] | 
             accept = value.decode("latin-1")
         elif name == b"accept-encoding":
             compressing = compressing or b"gzip" in value
-    query = only_query(scope["query_string"])
-    if query is None or len(query.encode("utf-8")) > config.max_query_bytes or head_refusal(scope, config):
+    query_string: bytes = scope["query_string"]
+    if not query_string.startswith(b"query=") or b"&" in query_string or head_refusal(scope, config):
         return None
-    return query, accept, compressing
+    return query_string, accept, compressing
+
+
+def query_of(query_string: bytes, config: Config) -> str | None:
+    """The query of a query string ``plain_get`` took, decoded as Starlette decodes it (``parse_qsl`` on the
+    string read as Latin-1); None when it is larger than the limit (the ordinary way refuses it)."""
+    query = unquote_plus(query_string[6:].decode("latin-1"))
+    return None if len(query.encode("utf-8")) > config.max_query_bytes else query
 
 
 class Made:
@@ -235,10 +235,13 @@ class AtOnce(Made):
         state = self.app.state
         if not getattr(state, "immutable", False):
             return None
-        asked = plain_query(scope, self.config)
+        asked = plain_get(scope, self.config)
         if asked is None:
             return None
-        query, accept, compressing = asked
+        query_string, accept, compressing = asked
+        query = query_of(query_string, self.config)
+        if query is None:
+            return None
         analysis = read_simple(query)
         if analysis is None:
             return None
@@ -283,6 +286,8 @@ class Given(NamedTuple):
 
 
 QUERY_FORMS = frozenset({"select", "ask", "construct", "describe"})
+READ = 512  # query strings whose reading the relay keeps (a client repeats its texts; ~5 MB at most)
+READ_LARGEST = 4096  # bytes of the longest query string kept
 
 
 class Relay(Made):
@@ -295,17 +300,29 @@ class Relay(Made):
     one parameter is a query without SERVICE (whose calls are checked in a worker first) is passed on from
     the protocol instead, through the scheduler as any other (the client's turn, budget and time limit);
     a ``200`` answer gets the header fields the middlewares give it (``Made.fields``); any other answer —
-    an error, a refusal, an answer to compress — is passed through the middlewares themselves."""
+    an error, a refusal, an answer to compress — is passed through the middlewares themselves. The
+    reading of a query string (decoded, ``analyse``) is kept for its next coming (``READ``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: LruCache[bytes, Analysis] = LruCache(READ)
 
     def __call__(self, scope: Scope) -> Coroutine[Any, Any, Given] | None:
         backend = getattr(self.app.state, "backend", None)
         if backend is None or backend.fingerprint is not None:  # vouched fixed: cached and replayed instead
             return None
-        asked = plain_query(scope, self.config)
+        asked = plain_get(scope, self.config)
         if asked is None:
             return None
-        query, accept, compressing = asked
-        analysis = analyse(query)
+        query_string, accept, compressing = asked
+        analysis = self.read.get(query_string)
+        if analysis is None:
+            query = query_of(query_string, self.config)
+            if query is None:
+                return None
+            analysis = analyse(query)
+            if len(query_string) <= READ_LARGEST:
+                self.read.put(query_string, analysis)
         if analysis.form not in QUERY_FORMS or analysis.mentions_service or too_deep(analysis) is not None:
             return None
         job = self.router.negotiated_job(analysis, ONLY_QUERY, accept)
