@@ -109,7 +109,7 @@ def test_the_answer_is_a_users_answer(base: str) -> None:
 
 
 @pytest.mark.parametrize("query", ORDINARY)
-def test_what_is_not_cheap_takes_the_ordinary_way(base: str, query: str) -> None:
+def test_what_is_not_cheap_is_not_answered_at_once(base: str, query: str) -> None:
     before = at_once(base)
     accept = "text/turtle" if query.startswith("CONSTRUCT") else FORMATS[0]
     response = httpx.get(
@@ -118,7 +118,7 @@ def test_what_is_not_cheap_takes_the_ordinary_way(base: str, query: str) -> None
     assert response.status_code == 200 and at_once(base) == before
 
 
-def test_errors_and_other_requests_take_the_ordinary_way(base: str) -> None:
+def test_errors_and_other_requests_are_not_answered_at_once(base: str) -> None:
     before = at_once(base)
     broken = f"SELECT ?p WHERE {{ <{ID}cnes> ?p ?o }} LIMIT 1.5"  # read as cheap; pyoxigraph's syntax error
     refused = httpx.get(f"{base}/sparql", params={"query": broken})
@@ -408,3 +408,55 @@ def test_a_repeated_query_string_is_read_once(fronting: str, monkeypatch: pytest
     query = f"ASK {{ <{ID}jaxa> ?p ?o }} # read once"
     answers = [httpx.get(f"{fronting}/sparql", params={"query": query}).json()["boolean"] for _ in range(3)]
     assert answers == [True, True, True] and read == [query]
+
+
+# --- the relay: new queries evaluated by a worker, from the protocol
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+@pytest.mark.parametrize("query", ORDINARY)
+def test_a_new_query_for_a_worker_is_relayed_with_the_ordinary_answer(
+    base: str, relayed: Counted, query: str, encoding: str | None
+) -> None:
+    """Not cheap: evaluated by a worker, from the protocol. The same request again the ordinary way (an
+    ``If-None-Match`` no answer matches): the same status, header fields and bytes."""
+    accept = "text/turtle" if query.startswith("CONSTRUCT") else FORMATS[0]
+    target = f"/sparql?{urlencode({'query': comment(query, f'relayed {encoding}')})}"
+    headers = {"Accept": accept} if encoding is None else {"Accept": accept, "Accept-Encoding": encoding}
+    before, evaluated = relayed.count, evaluations(base)
+    answered = raw_get(base, target, headers)
+    assert relayed.count == before + 1 and evaluations(base) == evaluated + 1
+    ordinary = raw_get(base, target, {**headers, "If-None-Match": '"no-such-answer"'})
+    assert relayed.count == before + 1 and answered == ordinary and answered[0] == 200
+    assert dict(answered[1])["cache-control"].startswith("public") and dict(answered[1])["etag"].startswith('W/"')
+
+
+def test_a_relayed_answer_is_replayed_next_time_and_a_volatile_one_is_not(base: str, relayed: Counted) -> None:
+    """Kept for replay as the ordinary way keeps it: the same request next is replayed; a volatile query
+    (``RAND()``) is answered ``no-store`` and relayed again."""
+    target = f"/sparql?{urlencode({'query': comment(ORDINARY[1], 'replayed next')})}"
+    before, replays = relayed.count, replayed(base)
+    first, second = raw_get(base, target, {"Accept": FORMATS[0]}), raw_get(base, target, {"Accept": FORMATS[0]})
+    assert first == second and relayed.count == before + 1 and replayed(base) == replays + 1
+    volatile = f"/sparql?{urlencode({'query': 'SELECT (RAND() AS ?r) WHERE {} # relayed'})}"
+    answers = [raw_get(base, volatile, {"Accept": FORMATS[0]}) for _ in range(2)]
+    assert [answer[0] for answer in answers] == [200, 200] and answers[0][2] != answers[1][2]
+    assert all(("cache-control", "no-store") in answer[1] for answer in answers)
+    assert relayed.count == before + 3 and replayed(base) == replays + 1
+
+
+def test_the_workers_refusal_is_relayed_as_the_ordinary_error(base: str, relayed: Counted) -> None:
+    target = f"/sparql?{urlencode({'query': 'SELECT ?s WHERE { ?s ?p } # relayed'})}"
+    before = relayed.count
+    answered = raw_get(base, target, {"Accept": FORMATS[0]})
+    ordinary = raw_get(base, target, {"Accept": FORMATS[0], "If-None-Match": '"none"'})
+    assert relayed.count == before + 1 and answered == ordinary and answered[0] == 400
+    assert b"line 1, column" in answered[2]
+
+
+def evaluations(base: str) -> float:
+    return sample(httpx.get(f"{base}/metrics").text, "spacegraph_evaluations_total") or 0.0
+
+
+def replayed(base: str) -> float:
+    return sample(httpx.get(f"{base}/metrics").text, "spacegraph_replayed_responses_total") or 0.0

@@ -107,9 +107,9 @@ def create_app(config: Config, backend: Backend | None = None) -> FastAPI:
             direct, config=config, metrics=metrics, immutable=lambda: getattr(app.state, "immutable", False)
         )
         observer = Observer(replay, config=config, metrics=metrics, routes=app)
-        made = AtOnce if config.endpoint is None else Relay
-        at_once = made(sparql, replay, direct, config, GZIP_MINIMUM, GZIP_IN_THREAD)
-        app.lane = Lane(observer, replay, at_once)  # the server's protocol answers these itself (server.py)
+        made = (sparql, replay, direct, config, GZIP_MINIMUM, GZIP_IN_THREAD)
+        at_once = AtOnce(*made) if config.endpoint is None else None
+        app.lane = Lane(observer, replay, at_once, Relay(*made))  # the server's protocol answers these (server.py)
         return observer
 
     app.wrap = front

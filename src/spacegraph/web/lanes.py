@@ -42,7 +42,7 @@ from spacegraph.engine.store import Backend, Job, QueryError
 from spacegraph.web.accesslog import ANALYSIS
 from spacegraph.web.caches import LruCache
 from spacegraph.web.limits import CALLER, CLIENT, client_address, head_refusal, too_deep
-from spacegraph.web.replay import Replay, Replayed, key, raw_answer
+from spacegraph.web.replay import Replay, Replayed, key, raw_answer, replayable
 from spacegraph.web.sparql import Parameters, SparqlRouter, query_failed
 
 
@@ -291,17 +291,18 @@ READ_LARGEST = 4096  # bytes of the longest query string kept
 
 
 class Relay(Made):
-    """The server's lane for the queries it passes on to an external endpoint (``--endpoint``): the
-    request's scope → the answer to come, or None.
+    """The server's lane for the new queries that take a while — evaluated by a query worker, or passed on
+    to an external endpoint (``--endpoint``): the request's scope → the answer to come, or None.
 
-    Nothing can be answered at once there (the store may change, so nothing is replayed either), and the
-    whole ASGI way — a task, the middleware stack, Starlette's request and response — had cost ~0.45 ms of
-    the server's time per query, more than the store takes to answer a cheap one. A ``GET /sparql`` whose
-    one parameter is a query without SERVICE (whose calls are checked in a worker first) is passed on from
-    the protocol instead, through the scheduler as any other (the client's turn, budget and time limit);
-    a ``200`` answer gets the header fields the middlewares give it (``Made.fields``); any other answer —
-    an error, a refusal, an answer to compress — is passed through the middlewares themselves. The
-    reading of a query string (decoded, ``analyse``) is kept for its next coming (``READ``)."""
+    The whole ASGI way — a task, the middleware stack, Starlette's request and response — cost ~0.45 ms
+    of the server's time per query, more than an external store takes to answer a cheap one. A ``GET
+    /sparql`` whose one parameter is a query without SERVICE (whose calls are checked or federated in a
+    worker first) is taken from the protocol instead: its answer comes from the answer cache, or through
+    the scheduler as any other (the client's turn, budget and time limit); a ``200`` answer gets the
+    header fields the middlewares give it (``Made.fields``) and is kept for replay as the ordinary way
+    keeps it; any other answer — an error, a refusal, an answer to compress — is passed through the
+    middlewares themselves. The reading of a query string (decoded, ``analyse``) is kept for its next
+    coming (``READ``): a client repeats its texts."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -309,7 +310,7 @@ class Relay(Made):
 
     def __call__(self, scope: Scope) -> Coroutine[Any, Any, Given] | None:
         backend = getattr(self.app.state, "backend", None)
-        if backend is None or backend.fingerprint is not None:  # vouched fixed: cached and replayed instead
+        if backend is None:
             return None
         asked = plain_get(scope, self.config)
         if asked is None:
@@ -325,34 +326,60 @@ class Relay(Made):
                 self.read.put(query_string, analysis)
         if analysis.form not in QUERY_FORMS or analysis.mentions_service or too_deep(analysis) is not None:
             return None
-        job = self.router.negotiated_job(analysis, ONLY_QUERY, accept)
+        router = self.router
+        job = router.negotiated_job(analysis, ONLY_QUERY, accept)
         if job is None:
             return None
+        etag = None if analysis.volatile else router.etag_of(backend, job)
         scope[ANALYSIS] = analysis
         scope["route"] = self.route
-        return self.given(scope, backend, job, compressing)
+        return self.given(scope, backend, job, etag, compressing)
 
-    async def given(self, scope: Scope, backend: Backend, job: Job, compressing: bool) -> Given:
-        client = scope[CLIENT] = client_address(scope)
-        with calling(client) as caller:
-            scope[CALLER] = caller
-            try:
-                answer = await backend.query(job)
-            except QueryError as error:
-                return await self.passed(scope, query_failed(error, self.config.timeout))
+    async def given(self, scope: Scope, backend: Backend, job: Job, etag: str | None, compressing: bool) -> Given:
+        router = self.router
+        answer = router.cache.get(etag) if etag is not None else None
+        if answer is None:
+            client = scope[CLIENT] = client_address(scope)
+            with calling(client) as caller:
+                scope[CALLER] = caller
+                try:
+                    answer = await backend.query(job)
+                except QueryError as error:
+                    start, body = await self.passed(scope, query_failed(error, self.config.timeout))
+                    return self.give(scope, start, body)
+                except Exception as error:  # a bug: answered as the middlewares answer one (a page, or uvicorn's 500)
+                    start, body = await self.passed(scope, error)
+                    return self.give(scope, start, body)
+            if etag is not None:
+                router.cache.put(etag, answer)
         body = answer.body
         if compressing and len(body) >= self.gzip_minimum:
-            cache = self.router.cache_headers(None)
-            return await self.passed(scope, Response(body, media_type=answer.media_type, headers=cache))
-        start = {"type": "http.response.start", "status": 200, "headers": self.fields(answer.media_type, None, body)}
-        return Given(200, raw_answer(start, body), True, len(body))
+            cache = router.cache_headers(etag)
+            start, body = await self.passed(scope, Response(body, media_type=answer.media_type, headers=cache))
+        else:
+            start = {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": self.fields(answer.media_type, etag, body),
+            }
+        return self.give(scope, start, body)
 
-    async def passed(self, scope: Scope, response: Response) -> Given:
-        """The answer ``response`` leaves the app's own middlewares with, for this request."""
+    def give(self, scope: Scope, start: Message, body: bytes) -> Given:
+        """The answer as the protocol writes it, kept for replay when the ordinary way would keep it."""
+        if replayable(start) and getattr(self.app.state, "immutable", False) and (identity := key(scope)) is not None:
+            return Given(200, self.replay.keep(identity, start, body, self.route).raw, True, len(body))
+        closing = any(name.lower() == b"connection" and value.lower() == b"close" for name, value in start["headers"])
+        return Given(start["status"], raw_answer(start, body), not closing, len(body))
+
+    async def passed(self, scope: Scope, response: Response | Exception) -> tuple[Message, bytes]:
+        """The start and body ``response`` leaves the app's own middlewares with, for this request; an
+        exception is raised inside them (and out of them, unless they answer it)."""
         started: list[Message] = []
         sent: list[bytes] = []
 
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+            if isinstance(response, Exception):
+                raise response
             await response(scope, receive, send)
 
         async def receive() -> Message:
@@ -366,7 +393,4 @@ class Relay(Made):
 
         inner = {**scope, "app": self.app, "router": self.app.router}  # the middlewares' own keys stay theirs
         await self.direct.wrapped(endpoint)(inner, receive, send)
-        body = b"".join(sent)
-        start = started[0]
-        closing = any(name.lower() == b"connection" and value.lower() == b"close" for name, value in start["headers"])
-        return Given(start["status"], raw_answer(start, body), not closing, len(body))
+        return started[0], b"".join(sent)

@@ -294,19 +294,21 @@ class Observer:
 class Lane:
     """The server's fast lane (``server.Protocol``): a request ``replay`` has kept the answer to, or a new
     cheap query ``at_once`` can answer (``lanes.AtOnce``), answered as soon as its head has arrived — its
-    header fields and body as bytes — or a query ``at_once`` passes on to an external endpoint
-    (``lanes.Relay``), answered when the endpoint has; counted and logged as the observer would. None: the
-    request takes the ASGI path."""
+    header fields and body as bytes — or a new query ``relay`` takes (``lanes.Relay``), answered when a
+    worker or the external endpoint has; counted and logged as the observer would. None: the request
+    takes the ASGI path."""
 
     def __init__(
         self,
         observer: Observer,
         replay: Replay,
-        at_once: Callable[[Scope], Replayed | Coroutine[Any, Any, Given] | None] | None = None,
+        at_once: Callable[[Scope], Replayed | None] | None = None,
+        relay: Callable[[Scope], Coroutine[Any, Any, Given] | None] | None = None,
     ) -> None:
         self.observer = observer
         self.replay = replay
         self.at_once = at_once
+        self.relay = relay
 
     def __call__(self, scope: Scope) -> bytes | Coroutine[Any, Any, tuple[int, bytes, bool]] | None:
         begin = time.perf_counter()
@@ -315,9 +317,8 @@ class Lane:
         if replayed is None:
             answered = self.at_once(scope) if self.at_once is not None else None
             if answered is None:
-                return None
-            if not isinstance(answered, Replayed):
-                return self.relayed(scope, answered, begin)
+                relayed = self.relay(scope) if self.relay is not None else None
+                return self.relayed(scope, relayed, begin) if relayed is not None else None
             logged = observer.sink is not None or accesslog.log.isEnabledFor(logging.INFO)
             observer.record(scope, 200, answered.size, time.perf_counter() - begin, logged, "", b"")
             return answered.raw

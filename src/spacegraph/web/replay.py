@@ -25,7 +25,8 @@ Served by ``spacegraph serve``, a hit is answered before even that: the server's
 asks the app's lane (``operations.Lane``: ``Replay.hit``, then the metrics and the log; for a new cheap
 query, ``lanes.AtOnce``, whose answers are kept here on their second coming) as soon as a request's head
 has arrived, and writes the kept bytes itself — no ASGI task, scope handling or message
-dispatch. Requests it cannot answer so (a miss, a pipelined request, HTTP/1.0, ``Connection: close``)
+dispatch; any other new query (``lanes.Relay``) is answered once it is evaluated, and kept as the ASGI
+path keeps it. Requests it cannot answer so (a miss, a pipelined request, HTTP/1.0, ``Connection: close``)
 take the ASGI path, where ``Replay`` answers the same hits.
 """
 
