@@ -20,8 +20,9 @@ takes the ordinary way: another method, path or parameter, a request the limits 
 request, an ``Origin`` (CORS), a query that is not cheap, a client out of budget, an evaluation that
 fails (its error is the worker's to give).
 
-``Relay`` does the same for the queries passed on to an external endpoint (``--endpoint``), which take a
-while: from the protocol, without the ASGI stack, the answer written when the store has given it.
+``Relay`` takes the other new queries of that plain shape from the protocol too, without the ASGI stack:
+evaluated by a worker, or passed on to an external endpoint (``--endpoint``), their answers are written
+when they have come.
 """
 
 from __future__ import annotations
@@ -157,16 +158,9 @@ class Made:
         shape = self.shapes.get((media_type, large, etag is not None))
         if shape is None:
             shape = self.shapes[(media_type, large, etag is not None)] = self.shape(media_type, large, etag is not None)
+        tag, length = (etag or "").encode(), b"%d" % len(body)
         return [
-            (
-                name,
-                etag.encode()
-                if name == b"etag" and etag
-                else b"%d" % len(body)
-                if name == b"content-length"
-                else value,
-            )
-            for name, value in shape
+            (name, tag if name == b"etag" else length if name == b"content-length" else value) for name, value in shape
         ]
 
     def shape(self, media_type: str, large: bool, tagged: bool) -> list[tuple[bytes, bytes]]:
