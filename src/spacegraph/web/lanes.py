@@ -129,6 +129,27 @@ def query_of(query_string: bytes, config: Config) -> str | None:
     return None if len(query.encode("utf-8")) > config.max_query_bytes else query
 
 
+class Collected:
+    """What an ASGI app sends to a request without a body: its start and its body's parts."""
+
+    def __init__(self) -> None:
+        self.started: list[Message] = []
+        self.sent: list[bytes] = []
+
+    async def receive(self) -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started.append(message)
+        elif message["type"] == "http.response.body":
+            self.sent.append(message.get("body", b""))
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.sent)
+
+
 class Made:
     """What both lanes share: answers made as the router and the app's own middlewares would make them."""
 
@@ -178,21 +199,11 @@ class Made:
         ``Vary``, compression, the security headers…), for a request with these header fields. They wait
         for nothing but the response (GZip compresses a body past ``gzip_in_thread`` in a thread: never
         given here), so the coroutine is driven to its end here, without the event loop."""
-        started: list[Message] = []
-        sent: list[bytes] = []
+        collected = Collected()
 
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
             answer = Response(body, media_type=media_type, headers=self.router.cache_headers(etag))
             await answer(scope, receive, send)
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.append(message)
-            elif message["type"] == "http.response.body":
-                sent.append(message.get("body", b""))
 
         scope: Scope = {
             "type": "http",
@@ -209,7 +220,9 @@ class Made:
             "server": ("127.0.0.1", 80),
             "state": {},
         }
-        running = cast(Coroutine[object, object, None], self.direct.wrapped(endpoint)(scope, receive, send))
+        running = cast(
+            Coroutine[object, object, None], self.direct.wrapped(endpoint)(scope, collected.receive, collected.send)
+        )
         try:
             running.send(None)
         except StopIteration:
@@ -217,9 +230,10 @@ class Made:
         else:
             running.close()
             raise RuntimeError("the middlewares waited for something while sending a made answer")
+        started = collected.started
         if len(started) != 1 or started[0]["status"] != 200:
             raise RuntimeError(f"the middlewares changed a made answer: {started}")
-        return list(started[0]["headers"]), b"".join(sent)
+        return list(started[0]["headers"]), collected.body
 
 
 class AtOnce(Made):
@@ -368,23 +382,13 @@ class Relay(Made):
     async def passed(self, scope: Scope, response: Response | Exception) -> tuple[Message, bytes]:
         """The start and body ``response`` leaves the app's own middlewares with, for this request; an
         exception is raised inside them (and out of them, unless they answer it)."""
-        started: list[Message] = []
-        sent: list[bytes] = []
+        collected = Collected()
 
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
             if isinstance(response, Exception):
                 raise response
             await response(scope, receive, send)
 
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.append(message)
-            elif message["type"] == "http.response.body":
-                sent.append(message.get("body", b""))
-
         inner = {**scope, "app": self.app, "router": self.app.router}  # the middlewares' own keys stay theirs
-        await self.direct.wrapped(endpoint)(inner, receive, send)
-        return started[0], b"".join(sent)
+        await self.direct.wrapped(endpoint)(inner, collected.receive, collected.send)
+        return collected.started[0], collected.body
